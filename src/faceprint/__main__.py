@@ -1,0 +1,5 @@
+"""``python -m faceprint``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""One typed settings object, read from ``FACEPRINT_*`` environment variables. No globals."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from .errors import InvalidInput
+
+__all__ = ["DetectorName", "Settings"]
+
+DetectorName = Literal["hog", "cnn"]
+_ENV_PREFIX = "FACEPRINT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine settings. Every field can be set from the environment as ``FACEPRINT_<FIELD>``."""
+
+    #: Face detector: ``hog`` (dlib's HOG + linear SVM, fast on CPU) or ``cnn`` (dlib's MMOD CNN,
+    #: more robust to pose and small faces, much slower on dlib's wheels).
+    detector: DetectorName = "hog"
+    #: How many times the image is upsampled before detection (finds faces down to ~40 px at 1).
+    upsample: int = 1
+    #: Largest accepted encoded image, in bytes.
+    max_bytes: int = 50 * 1024 * 1024
+    #: Largest accepted image, in pixels (width x height); checked from the header before decoding.
+    max_pixels: int = 40_000_000
+    #: Images whose longer side exceeds this are downscaled before detection (0 = never).
+    detect_max_side: int = 2000
+    #: Random jitters averaged per embedding (dlib's ``num_jitters``; 0 = none, deterministic).
+    jitter: int = 0
+
+    def __post_init__(self) -> None:
+        if self.detector not in get_args(DetectorName):
+            raise InvalidInput(f"unknown detector {self.detector!r}; choose one of {get_args(DetectorName)}")
+        if not 0 <= self.upsample <= 4:
+            raise InvalidInput(f"upsample must be between 0 and 4, not {self.upsample}")
+        for name in ("max_bytes", "max_pixels"):
+            if getattr(self, name) <= 0:
+                raise InvalidInput(f"{name} must be positive")
+        if self.detect_max_side < 0 or self.jitter < 0:
+            raise InvalidInput("detect_max_side and jitter must not be negative")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``FACEPRINT_*`` variables, then ``overrides`` (``None`` values ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(_ENV_PREFIX + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            if field.type in ("int", int):
+                try:
+                    values[field.name] = int(raw)
+                except ValueError:
+                    raise InvalidInput(
+                        f"{_ENV_PREFIX}{field.name.upper()} must be an integer, not {raw!r}"
+                    ) from None
+            else:
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise InvalidInput(f"unknown settings: {sorted(unknown)}")
+        return cls(**values)  # type: ignore[arg-type]

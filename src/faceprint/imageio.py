@@ -1,0 +1,166 @@
+"""Safe image decoding: bytes or a path in, an RGB ``uint8`` array out.
+
+Limits are checked before pixels are decoded: the byte size before reading, the pixel count from
+the header before decompressing (decompression bombs never allocate their pixels). EXIF
+orientation is applied; grayscale, palette, alpha, CMYK and 16-bit images become 8-bit RGB.
+Every failure is an :class:`~faceprint.errors.InvalidImage` naming the source.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+from pathlib import Path
+from typing import TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageTooLarge, InvalidImage
+
+__all__ = ["FORMATS", "ImageSource", "RGBImage", "decode", "describe", "load_image"]
+
+RGBImage: TypeAlias = NDArray[np.uint8]
+ImageSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | NDArray[np.generic]
+
+#: Container formats faceprint decodes (Pillow's names; JPEG includes the MPO variant cameras write).
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+
+_DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_DEFAULT_MAX_PIXELS = 40_000_000
+_EXIF_ERRORS = (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error, ZeroDivisionError)
+
+
+def describe(source: ImageSource) -> str:
+    """A short human name for an image source, used in messages (never the pixels)."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, np.ndarray):
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
+    return f"<{len(source)} bytes>"
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+    max_pixels: int = _DEFAULT_MAX_PIXELS,
+) -> RGBImage:
+    """Load an image from a path, encoded bytes or an array, as a C-contiguous RGB ``uint8`` array.
+
+    Arrays may be ``uint8`` gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4); they are not copied when
+    already RGB and contiguous.
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array(source, max_pixels=max_pixels)
+    name = describe(source)
+    if isinstance(source, str | os.PathLike):
+        data = _read_file(Path(source), max_bytes=max_bytes)
+    elif isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
+    return decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def decode(
+    data: bytes,
+    *,
+    name: str = "<bytes>",
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+    max_pixels: int = _DEFAULT_MAX_PIXELS,
+) -> RGBImage:
+    """Decode encoded image bytes (see :data:`FORMATS`) to RGB ``uint8``, enforcing the limits."""
+    if len(data) == 0:
+        raise InvalidImage(f"{name}: empty file")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{name}: {len(data):,} bytes exceeds the limit of {max_bytes:,} bytes")
+    Image.init()  # register every plugin, so ``formats`` can name WebP and MPO
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=FORMATS)
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise InvalidImage(f"{name}: image has no pixels ({width}x{height})")
+            if width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+                    f"{max_pixels:,} pixels"
+                )
+            im.seek(0)  # first frame of animated GIF/WebP
+            im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{name}: rejected as a decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise InvalidImage(f"{name}: not a recognised image (supported: {', '.join(FORMATS)})") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError, MemoryError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InvalidImage(f"{name}: corrupt or truncated image ({reason})") from None
+    return _to_rgb(_apply_orientation(im), name=name)
+
+
+def _read_file(path: Path, *, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InvalidImage(f"{path}: is a directory, not an image")
+        if size > max_bytes:
+            raise ImageTooLarge(f"{path}: {size:,} bytes exceeds the limit of {max_bytes:,} bytes")
+        with path.open("rb") as fh:
+            return fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InvalidImage(f"{path}: no such file") from None
+    except PermissionError:
+        raise InvalidImage(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise InvalidImage(f"{path}: is a directory, not an image") from None
+    except OSError as exc:
+        raise InvalidImage(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _apply_orientation(im: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(im)
+    except _EXIF_ERRORS:
+        return im  # a corrupt EXIF block must not make a good image unusable
+
+
+def _to_rgb(im: Image.Image, *, name: str) -> RGBImage:
+    mode = im.mode
+    try:
+        if mode.startswith("I") or mode == "F":
+            arr = np.asarray(im)
+            if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
+                arr = arr.astype(np.float64) / 257.0
+            gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+            return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(background, rgba)
+        rgb = im.convert("RGB")
+        return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    except (OSError, ValueError) as exc:
+        raise InvalidImage(f"{name}: cannot convert {mode} image to RGB ({exc})") from None
+
+
+def _from_array(arr: NDArray[np.generic], *, max_pixels: int) -> RGBImage:
+    name = describe(arr)
+    if arr.dtype != np.uint8:
+        raise InvalidImage(f"{name}: arrays must be uint8 (convert with np.clip(...).astype(np.uint8))")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    elif arr.ndim != 3 or arr.shape[2] != 3:
+        raise InvalidImage(f"{name}: expected shape (H, W), (H, W, 3) or (H, W, 4)")
+    height, width = arr.shape[:2]
+    if height == 0 or width == 0:
+        raise InvalidImage(f"{name}: image has no pixels")
+    if height * width > max_pixels:
+        raise ImageTooLarge(f"{name}: {height * width:,} pixels exceeds the limit of {max_pixels:,} pixels")
+    return np.ascontiguousarray(arr, dtype=np.uint8)

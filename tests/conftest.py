@@ -1,0 +1,99 @@
+"""Shared fixtures: one engine per session, the package-shipped sample photos, ../shared data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import faceprint
+from faceprint.demo import sample_images
+from faceprint.imageio import RGBImage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_dir(name: str) -> Path:
+    """A folder of ``../shared/data``, or skip the test when a fresh clone does not have it."""
+    path = SHARED / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is not present (tests that need ../shared/data skip without it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine() -> faceprint.Engine:
+    return faceprint.Engine(faceprint.Settings()).load()
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, RGBImage]:
+    images = sample_images()
+    return {
+        "astronaut": images["astronaut (scikit-image)"],
+        "astronaut_copy": images["astronaut, changed copy"],
+        "hopper": images["grace_hopper (matplotlib)"],
+    }
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return shared_dir("faces")
+
+
+@pytest.fixture(scope="session")
+def face_labels(faces_dir: Path) -> dict[str, str]:
+    with (faces_dir / "labels.csv").open(newline="") as fh:
+        return {row["file"]: row["person"] for row in csv.DictReader(fh)}
+
+
+def same_and_different_pairs(labels: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    pairs = list(itertools.combinations(sorted(labels), 2))
+    same = [(a, b) for a, b in pairs if labels[a] == labels[b]]
+    different = [(a, b) for a, b in pairs if labels[a] != labels[b]]
+    return same, different
+
+
+def encode(rgb: RGBImage, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A real, valid 8-bit grayscale PNG of ``width`` x ``height`` black pixels, a few hundred KB."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (width + 1)  # filter byte + pixels
+    compressor = zlib.compressobj(9)
+    parts = [compressor.compress(row * 64) for _ in range(height // 64)]
+    parts.append(compressor.compress(row * (height % 64)))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def bomb_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bomb") / "huge.png"
+    path.write_bytes(png_bomb(20000, 20000))
+    return path
+
+
+@pytest.fixture(scope="session")
+def no_face_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real photo without a face: scikit-image's coffee cup."""
+    import skimage.data
+
+    path = tmp_path_factory.mktemp("noface") / "coffee.png"
+    Image.fromarray(np.asarray(skimage.data.coffee())).save(path)
+    return path

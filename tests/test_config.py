@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from faceprint.config import Settings
+from faceprint.errors import InvalidInput
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert (s.detector, s.upsample, s.jitter) == ("hog", 1, 0)
+
+
+def test_environment_then_overrides() -> None:
+    env = {"FACEPRINT_DETECTOR": "cnn", "FACEPRINT_UPSAMPLE": "2", "FACEPRINT_MAX_PIXELS": "1000"}
+    s = Settings.from_env(env)
+    assert (s.detector, s.upsample, s.max_pixels) == ("cnn", 2, 1000)
+    assert Settings.from_env(env, upsample=0, detector=None).upsample == 0
+    assert Settings.from_env(env, detector=None).detector == "cnn"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FACEPRINT_DETECTOR": "yolo"}, "unknown detector"),
+        ({"FACEPRINT_UPSAMPLE": "lots"}, "FACEPRINT_UPSAMPLE must be an integer"),
+        ({"FACEPRINT_UPSAMPLE": "9"}, "upsample must be between"),
+        ({"FACEPRINT_MAX_BYTES": "0"}, "max_bytes must be positive"),
+    ],
+)
+def test_bad_settings_are_typed_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Settings.from_env(env)
+
+
+def test_unknown_override() -> None:
+    with pytest.raises(InvalidInput, match="unknown settings"):
+        Settings.from_env({}, colour="blue")
