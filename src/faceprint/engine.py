@@ -1,0 +1,203 @@
+"""The engine: image -> faces -> templates -> calibrated decisions. The CLI and service wrap it."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TypeAlias
+
+import numpy as np
+from PIL import Image
+
+from .align import face_chip
+from .calibrate import Calibration, load_calibration
+from .config import Settings
+from .errors import InvalidInput, NoFace
+from .faces import Box, Face, Template
+from .imageio import ImageSource, RGBImage, describe, load_image
+from .match import Match, compare
+from .models import Detector, Embedder, Landmarker
+from .models.registry import load_detector, load_embedder, load_landmarker
+
+__all__ = ["Engine", "FaceInput"]
+
+#: What verify accepts on either side: an image (path, bytes, array), a face, or a template.
+FaceInput: TypeAlias = ImageSource | Face | Template
+
+
+class Engine:
+    """Detects, aligns and embeds faces, and verifies them with calibrated thresholds.
+
+    Models load lazily on first use, under a lock; one engine can be shared between threads
+    (inference on each model is serialised). Results are frozen dataclasses; faces come
+    largest first.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
+        if settings is None:
+            settings = Settings.from_env(None, **overrides)
+        elif overrides:
+            settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+        self.settings = settings
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.RLock()
+        self._detector: Detector | None = None
+        self._landmarker: Landmarker | None = None
+        self._embedder: Embedder | None = None
+        self._calibration: Calibration | None = None
+
+    # -- model loading -------------------------------------------------------------------------
+
+    def _models(self, *, embed: bool) -> tuple[Detector, Landmarker, Embedder | None]:
+        with self._load_lock:
+            if self._detector is None:
+                self._detector = load_detector(self.settings.detector)
+            if self._landmarker is None:
+                self._landmarker = load_landmarker()
+            if embed and self._embedder is None:
+                self._embedder = load_embedder()
+            return self._detector, self._landmarker, self._embedder
+
+    def _embedder_model(self) -> Embedder:
+        embedder = self._models(embed=True)[2]
+        assert embedder is not None
+        return embedder
+
+    @property
+    def model_id(self) -> str:
+        """Id of the embedding model: templates of different models are never compared."""
+        return self._embedder_model().model_id
+
+    @property
+    def calibration(self) -> Calibration:
+        """The score <-> FMR table of this engine's embedding model."""
+        if self._calibration is None:
+            self._calibration = load_calibration(self.model_id)
+        return self._calibration
+
+    def load(self) -> Engine:
+        """Load the detector, landmark and embedding models now, not on first use; returns the engine."""
+        self._models(embed=True)
+        return self
+
+    # -- detection -----------------------------------------------------------------------------
+
+    def detect(self, image: ImageSource) -> list[Face]:
+        """Every face in ``image`` with box, score and 5 landmarks, largest first (no templates)."""
+        rgb = self._load(image)
+        return self._detect(rgb)
+
+    def detect_many(self, images: Iterable[ImageSource]) -> list[list[Face]]:
+        return [self.detect(image) for image in images]
+
+    def _load(self, image: ImageSource) -> RGBImage:
+        return load_image(image, max_bytes=self.settings.max_bytes, max_pixels=self.settings.max_pixels)
+
+    def _detect(self, rgb: RGBImage) -> list[Face]:
+        detector, landmarker, _ = self._models(embed=False)
+        small, scale = self._detection_input(rgb)
+        with self._run_lock:
+            hits = detector.detect(small, self.settings.upsample)
+        boxes = [
+            (Box(h.left / scale, h.top / scale, h.right / scale, h.bottom / scale), h.score) for h in hits
+        ]
+        boxes.sort(key=lambda bs: (bs[0].area, bs[1]), reverse=True)
+        faces = []
+        for box, score in boxes:
+            with self._run_lock:
+                points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
+            points.setflags(write=False)
+            faces.append(Face(box=box, score=score, landmarks=points, detector=detector.name))
+        return faces
+
+    def _detection_input(self, rgb: RGBImage) -> tuple[RGBImage, float]:
+        limit = self.settings.detect_max_side
+        height, width = rgb.shape[:2]
+        if limit == 0 or max(height, width) <= limit:
+            return rgb, 1.0
+        scale = limit / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+        return np.ascontiguousarray(small), scale
+
+    # -- embedding -----------------------------------------------------------------------------
+
+    def embed(
+        self,
+        image: ImageSource,
+        *,
+        largest_only: bool = False,
+        boxes: Sequence[Box] | None = None,
+    ) -> list[Face]:
+        """Faces in ``image`` with their templates, largest first.
+
+        ``largest_only`` embeds only the largest face. ``boxes`` skips detection and embeds the
+        faces in the given boxes (landmarks are still located inside each box).
+        """
+        rgb = self._load(image)
+        if boxes is not None:
+            faces = self._faces_at(rgb, boxes)
+        else:
+            faces = self._detect(rgb)
+            if largest_only:
+                faces = faces[:1]
+        return self._embed_faces(rgb, faces)
+
+    def embed_many(self, images: Iterable[ImageSource], *, largest_only: bool = False) -> list[list[Face]]:
+        return [self.embed(image, largest_only=largest_only) for image in images]
+
+    def _faces_at(self, rgb: RGBImage, boxes: Sequence[Box]) -> list[Face]:
+        _, landmarker, _ = self._models(embed=False)
+        faces = []
+        for box in boxes:
+            if box.width <= 1 or box.height <= 1:
+                raise InvalidInput(f"box {box.as_list()} is empty")
+            with self._run_lock:
+                points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
+            points.setflags(write=False)
+            faces.append(Face(box=box, score=float("nan"), landmarks=points, detector="given"))
+        return faces
+
+    def _embed_faces(self, rgb: RGBImage, faces: list[Face]) -> list[Face]:
+        if not faces:
+            return []
+        embedder = self._embedder_model()
+        chips = [
+            face_chip(rgb, f.landmarks, size=embedder.chip_size, padding=embedder.chip_padding) for f in faces
+        ]
+        with self._run_lock:
+            vectors = embedder.embed_chips(chips, self.settings.jitter)
+        return [
+            dataclasses.replace(face, template=Template(vec, embedder.model_id))
+            for face, vec in zip(faces, vectors, strict=True)
+        ]
+
+    def template(self, source: FaceInput) -> Template:
+        """The template of a face, a template itself, or of the largest face in an image."""
+        if isinstance(source, Template):
+            return source
+        if isinstance(source, Face):
+            if source.template is None:
+                raise InvalidInput("this face has no template; get it from Engine.embed")
+            return source.template
+        faces = self.embed(source, largest_only=True)
+        if not faces or faces[0].template is None:
+            raise NoFace(f"{describe(source)}: no face found")
+        return faces[0].template
+
+    # -- verification --------------------------------------------------------------------------
+
+    def verify(self, a: FaceInput, b: FaceInput, *, fmr: float = 1e-3) -> Match:
+        """Is the face in ``a`` the same person as the face in ``b``, at false match rate ``fmr``?
+
+        Images use their largest face (raise :class:`NoFace` if there is none). The decision's
+        threshold comes from the model's calibration table; ``Match.fmr`` is the FMR measured at
+        the actual similarity.
+        """
+        calibration = self.calibration
+        calibration.threshold(fmr)  # validate fmr before any image work
+        return compare(self.template(a), self.template(b), calibration, fmr=fmr)
+
+    def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:
+        return [self.verify(a, b, fmr=fmr) for a, b in pairs]

@@ -1,0 +1,8 @@
+"""Inference backends behind a narrow protocol of numpy arrays and plain tuples.
+
+:mod:`faceprint.models.registry` is the one place that picks a backend and locates model files.
+"""
+
+from .base import Detection, Detector, Embedder, Landmarker
+
+__all__ = ["Detection", "Detector", "Embedder", "Landmarker"]

@@ -1,0 +1,54 @@
+"""The protocols every backend implements: primitive types in, primitive types out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..imageio import RGBImage
+
+__all__ = ["Detection", "Detector", "Embedder", "Landmarker"]
+
+
+class Detection(NamedTuple):
+    """A raw detector hit in image pixel coordinates (right/bottom exclusive) and its score."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    score: float
+
+
+class Detector(Protocol):
+    """Finds face boxes in an RGB image."""
+
+    name: str
+
+    def detect(self, image: RGBImage, upsample: int) -> list[Detection]: ...
+
+
+class Landmarker(Protocol):
+    """Places the 5 landmarks (eye corners and the base of the nose) inside a face box."""
+
+    name: str
+
+    def locate(self, image: RGBImage, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
+        """Return a (5, 2) array of (x, y) points in dlib's 5-point order."""
+        ...
+
+
+class Embedder(Protocol):
+    """Turns aligned face chips into embedding vectors."""
+
+    model_id: str
+    dim: int
+    chip_size: int
+    chip_padding: float
+
+    def embed_chips(self, chips: Sequence[RGBImage], jitter: int = 0) -> NDArray[np.float32]:
+        """Return an (n, dim) float32 array of raw (unnormalised) embeddings."""
+        ...

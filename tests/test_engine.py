@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import faceprint
+from faceprint.errors import InvalidInput, NoFace
+from faceprint.faces import Box
+from faceprint.imageio import RGBImage
+from tests.conftest import encode, same_and_different_pairs
+
+
+def test_detect_finds_the_astronaut_at_the_known_box(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    faces = engine.detect(samples["astronaut"])
+    # dlib's HOG detector also fires weakly (score ~0.12) on the helmet in her arm; largest first,
+    # ties broken by score
+    assert faces[0].box == Box(175.0, 76.0, 266.0, 167.0)
+    assert faces[0].score == pytest.approx(1.164, abs=0.01)
+    assert faces[0].template is None and faces[0].detector == "hog"
+
+
+def test_detect_grace_hopper(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    (face,) = engine.detect(samples["hopper"])
+    assert face.box == Box(180.0, 139.0, 367.0, 326.0)
+    points = face.landmarks
+    assert points.shape == (5, 2)
+    b = face.box
+    assert np.all((points[:, 0] > b.left) & (points[:, 0] < b.right))
+    assert np.all((points[:, 1] > b.top) & (points[:, 1] < b.bottom))
+    # dlib order: two points of the eye on the image's right, two of the other eye, then the nose
+    assert points[0, 0] > points[2, 0] and points[4, 1] > points[:4, 1].max()
+
+
+def test_no_face_gives_empty_list_and_verify_raises(engine: faceprint.Engine, no_face_png: Path) -> None:
+    assert engine.detect(no_face_png) == []
+    assert engine.embed(no_face_png) == []
+    with pytest.raises(NoFace, match="coffee.png: no face found"):
+        engine.verify(no_face_png, no_face_png)
+
+
+def test_templates_are_128_d_unit_vectors(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    (face,) = engine.embed(samples["astronaut"], largest_only=True)
+    assert face.template is not None
+    assert face.template.vector.shape == (128,) and face.template.vector.dtype == np.float32
+    assert np.linalg.norm(face.template.vector) == pytest.approx(1.0, abs=1e-5)
+    assert face.template.model == engine.model_id == "dlib-resnet-v1"
+
+
+def test_paths_bytes_and_arrays_give_the_same_template(
+    engine: faceprint.Engine, samples: dict[str, RGBImage], tmp_path: Path
+) -> None:
+    rgb = samples["hopper"]
+    data = encode(rgb, "PNG")
+    path = tmp_path / "hopper.png"
+    path.write_bytes(data)
+    vectors = [engine.template(src).vector for src in (rgb, data, path, str(path))]
+    for v in vectors[1:]:
+        np.testing.assert_array_equal(v, vectors[0])
+
+
+def test_verify_same_and_different(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    same = engine.verify(samples["astronaut"], samples["astronaut_copy"], fmr=1e-3)
+    different = engine.verify(samples["astronaut"], samples["hopper"], fmr=1e-3)
+    assert same.is_match and same.similarity > same.threshold and same.fmr < 1e-3
+    assert not different.is_match and different.fmr > 1e-3
+    assert same.threshold == different.threshold == engine.calibration.threshold(1e-3)
+    assert same.distance == pytest.approx(np.sqrt(2 - 2 * same.similarity))
+
+
+def test_verify_takes_faces_and_templates(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    (a,) = engine.embed(samples["astronaut"], largest_only=True)
+    (b,) = engine.embed(samples["hopper"])
+    assert a.template is not None
+    by_face = engine.verify(a, b)
+    by_template = engine.verify(a.template, samples["hopper"])
+    assert by_face.similarity == pytest.approx(by_template.similarity, abs=1e-6)
+    with pytest.raises(InvalidInput, match="no template"):
+        engine.verify(engine.detect(samples["hopper"])[0], a)
+
+
+def test_bad_fmr_is_refused_before_any_image_work(engine: faceprint.Engine) -> None:
+    with pytest.raises(InvalidInput, match="fmr"):
+        engine.verify(b"not even an image", b"", fmr=0.0)
+
+
+def test_embed_at_given_boxes(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+    detected = engine.embed(samples["hopper"])[0]
+    (given,) = engine.embed(samples["hopper"], boxes=[detected.box])
+    assert given.template is not None and detected.template is not None
+    np.testing.assert_allclose(given.template.vector, detected.template.vector, atol=1e-6)
+    with pytest.raises(InvalidInput, match="empty"):
+        engine.embed(samples["hopper"], boxes=[Box(10, 10, 10, 10)])
+
+
+def test_large_images_are_downscaled_for_detection(samples: dict[str, RGBImage]) -> None:
+    small_limit = faceprint.Engine(detect_max_side=300)
+    (face,) = small_limit.detect(samples["hopper"])  # 600 px high, detected at half size
+    assert face.box.left == pytest.approx(180, abs=8) and face.box.bottom == pytest.approx(326, abs=8)
+
+
+def test_cnn_detector_agrees_with_hog(samples: dict[str, RGBImage]) -> None:
+    cnn = faceprint.Engine(detector="cnn", upsample=0)
+    (face,) = cnn.detect(samples["astronaut_copy"])
+    assert face.detector == "cnn"
+    assert face.box.center[0] == pytest.approx(201, abs=10) and face.box.center[1] == pytest.approx(85, abs=10)
+
+
+def test_verify_on_openly_licensed_photos(
+    engine: faceprint.Engine, faces_dir: Path, face_labels: dict[str, str]
+) -> None:
+    """Every same-person pair matches and every different-person pair does not, at FMR 1e-3."""
+    templates = {name: engine.template(faces_dir / name) for name in face_labels}
+    same, different = same_and_different_pairs(face_labels)
+    assert len(same) == 13 and len(different) == 65
+    missed = [(a, b) for a, b in same if not engine.verify(templates[a], templates[b], fmr=1e-3).is_match]
+    false = [(a, b) for a, b in different if engine.verify(templates[a], templates[b], fmr=1e-3).is_match]
+    assert missed == [] and false == []
