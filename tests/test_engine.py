@@ -12,7 +12,9 @@ from faceprint.imageio import RGBImage
 from tests.conftest import encode, same_and_different_pairs
 
 
-def test_detect_finds_the_astronaut_at_the_known_box(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
+def test_detect_finds_the_astronaut_at_the_known_box(
+    engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
     faces = engine.detect(samples["astronaut"])
     # dlib's HOG detector also fires weakly (score ~0.12) on the helmet in her arm; largest first,
     # ties broken by score
@@ -36,7 +38,7 @@ def test_detect_grace_hopper(engine: faceprint.Engine, samples: dict[str, RGBIma
 def test_no_face_gives_empty_list_and_verify_raises(engine: faceprint.Engine, no_face_png: Path) -> None:
     assert engine.detect(no_face_png) == []
     assert engine.embed(no_face_png) == []
-    with pytest.raises(NoFace, match="coffee.png: no face found"):
+    with pytest.raises(NoFace, match=r"coffee\.png: no face found"):
         engine.verify(no_face_png, no_face_png)
 
 
@@ -97,14 +99,18 @@ def test_embed_at_given_boxes(engine: faceprint.Engine, samples: dict[str, RGBIm
 def test_large_images_are_downscaled_for_detection(samples: dict[str, RGBImage]) -> None:
     small_limit = faceprint.Engine(detect_max_side=300)
     (face,) = small_limit.detect(samples["hopper"])  # 600 px high, detected at half size
-    assert face.box.left == pytest.approx(180, abs=8) and face.box.bottom == pytest.approx(326, abs=8)
+    # boxes come back in full-resolution pixels, where full-resolution detection put them
+    assert face.box.iou(Box(180.0, 139.0, 367.0, 326.0)) > 0.6
+    assert face.box.area > 150 * 150
 
 
 def test_cnn_detector_agrees_with_hog(samples: dict[str, RGBImage]) -> None:
     cnn = faceprint.Engine(detector="cnn", upsample=0)
     (face,) = cnn.detect(samples["astronaut_copy"])
     assert face.detector == "cnn"
-    assert face.box.center[0] == pytest.approx(201, abs=10) and face.box.center[1] == pytest.approx(85, abs=10)
+    assert face.box.center[0] == pytest.approx(201, abs=10) and face.box.center[1] == pytest.approx(
+        85, abs=10
+    )
 
 
 def test_verify_on_openly_licensed_photos(

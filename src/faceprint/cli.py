@@ -1,0 +1,329 @@
+"""The ``faceprint`` command line: a thin shell over :class:`faceprint.Engine`.
+
+Exit status: 0 success (``verify``: same person), 1 ``verify``: different people, 2 error —
+grep's convention. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from . import __version__
+from .config import Settings
+from .engine import Engine
+from .errors import FaceprintError, InvalidInput, NoFace
+from .faces import Face
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_ERROR = 2
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class _Group(click.Group):
+    """Turns faceprint's typed errors into ``faceprint: error: ...`` and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FaceprintError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            click.echo("faceprint: interrupted", err=True)
+            sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"faceprint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _note(message: str) -> None:
+    click.echo(f"faceprint: {message}", err=True)
+
+
+def engine_options(func: F) -> F:
+    """``--detector`` and ``--upsample`` on every command that runs the models."""
+    func = click.option(
+        "--upsample",
+        type=click.IntRange(0, 4),
+        default=None,
+        help="Upsample N times before detection (finds smaller faces; slower). "
+        "[env FACEPRINT_UPSAMPLE, default 1]",
+    )(func)
+    func = click.option(
+        "--detector",
+        type=click.Choice(["hog", "cnn"]),
+        default=None,
+        help="Face detector: hog (fast) or cnn (robust, slow on dlib). [env FACEPRINT_DETECTOR, default hog]",
+    )(func)
+    return func
+
+
+def _engine(detector: str | None, upsample: int | None) -> Engine:
+    return Engine(Settings.from_env(detector=detector, upsample=upsample))
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long runs on a terminal; silent otherwise."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    enabled = total > 1 and sys.stderr.isatty()
+    with Progress(*columns, console=stderr, disable=not enabled, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _emit(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record, separators=(",", ":")))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faceprint")
+def cli() -> None:
+    """faceprint: self-hosted face recognition — detect, embed, verify with calibrated FMR."""
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per image.")
+@click.option(
+    "--draw",
+    "draw_to",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the image with boxes and landmarks: a file for one image, a directory for several.",
+)
+@engine_options
+def detect(
+    images: Sequence[Path], as_json: bool, draw_to: Path | None, detector: str | None, upsample: int | None
+) -> None:
+    """Find faces: boxes, detector scores and 5 landmarks (largest face first)."""
+    from .draw import draw_faces, save_image
+    from .imageio import load_image
+
+    engine = _engine(detector, upsample)
+    if draw_to is not None and len(images) > 1:
+        draw_to.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    with _progress(len(images), "detecting") as advance:
+        for image in images:
+            try:
+                rgb = load_image(
+                    image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
+                )
+                faces = engine.detect(rgb)
+                if not faces:
+                    raise NoFace(f"{image}: no face found")
+                if draw_to is not None:
+                    out = draw_to / f"{image.stem}.faces.png" if len(images) > 1 else draw_to
+                    save_image(draw_faces(rgb, faces), out)
+            except FaceprintError as exc:
+                failed += 1
+                _report_error(image, exc, as_json)
+                continue
+            finally:
+                advance(1)
+            if as_json:
+                _emit({"image": str(image), "faces": [f.to_json() for f in faces]})
+            else:
+                click.echo(f"{image}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+                for i, f in enumerate(faces):
+                    box = ", ".join(f"{v:.0f}" for v in f.box.as_list())
+                    click.echo(f"  [{i}] box ({box})  score {f.score:.3f}")
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per image, with the templates.")
+@click.option("--largest", is_flag=True, help="Embed only the largest face of each image.")
+@engine_options
+def embed(
+    images: Sequence[Path], as_json: bool, largest: bool, detector: str | None, upsample: int | None
+) -> None:
+    """Compute face templates (128-d unit vectors) for every face, to export to other tools."""
+    engine = _engine(detector, upsample)
+    failed = 0
+    with _progress(len(images), "embedding") as advance:
+        for image in images:
+            try:
+                faces = engine.embed(image, largest_only=largest)
+                if not faces:
+                    raise NoFace(f"{image}: no face found")
+            except FaceprintError as exc:
+                failed += 1
+                _report_error(image, exc, as_json)
+                continue
+            finally:
+                advance(1)
+            if as_json:
+                _emit({"image": str(image), "faces": [f.to_json(with_template=True) for f in faces]})
+            else:
+                model = faces[0].template.model if faces[0].template else ""
+                click.echo(
+                    f"{image}: {len(faces)} template{'s' if len(faces) != 1 else ''} ({model}); "
+                    "use --json to export them"
+                )
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
+def _report_error(image: Path, exc: FaceprintError, as_json: bool) -> None:
+    message = str(exc)
+    if as_json:
+        _emit({"image": str(image), "error": {"code": exc.code, "message": message}})
+    else:
+        click.echo(f"faceprint: error: {message}", err=True)
+
+
+def _pick(engine: Engine, image: Path, index: int | None) -> Face:
+    faces = engine.embed(image)
+    if not faces:
+        raise NoFace(f"{image}: no face found")
+    if index is None:
+        if len(faces) > 1:
+            _note(f"{image}: {len(faces)} faces found, using the largest (--face-a/--face-b choose another)")
+        return faces[0]
+    if not 0 <= index < len(faces):
+        raise InvalidInput(f"{image}: has {len(faces)} face(s); face index {index} does not exist")
+    return faces[index]
+
+
+@cli.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option(
+    "--fmr",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    help="False match rate the decision may make (sets the threshold).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@click.option("--face-a", type=int, default=None, help="Face index in A (0 = largest; see 'detect').")
+@click.option("--face-b", type=int, default=None, help="Face index in B (0 = largest).")
+@engine_options
+def verify(
+    a: Path,
+    b: Path,
+    fmr: float,
+    as_json: bool,
+    face_a: int | None,
+    face_b: int | None,
+    detector: str | None,
+    upsample: int | None,
+) -> None:
+    """Are A and B the same person? Exit 0 yes, 1 no, 2 error."""
+    engine = _engine(detector, upsample)
+    engine.calibration.threshold(fmr)  # reject a bad --fmr before loading images
+    fa, fb = _pick(engine, a, face_a), _pick(engine, b, face_b)
+    match = engine.verify(fa, fb, fmr=fmr)
+    if as_json:
+        _emit(
+            {
+                **match.to_json(),
+                "a": {"image": str(a), "box": fa.box.as_list()},
+                "b": {"image": str(b), "box": fb.box.as_list()},
+            }
+        )
+    else:
+        verdict = "same person" if match.is_match else "different people"
+        click.echo(
+            f"{verdict}: similarity {match.similarity:.4f} (threshold {match.threshold:.4f} at FMR "
+            f"{fmr:g}), distance {match.distance:.4f}, FMR at this score {match.fmr:.2g}"
+        )
+    sys.exit(0 if match.is_match else 1)
+
+
+@cli.group()
+def evaluate() -> None:
+    """Run standard benchmark protocols."""
+
+
+@evaluate.command("lfw")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--pairs",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Pairs file (default: DIRECTORY/pairs.txt).",
+)
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write ROC and DET curves here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores).")
+@engine_options
+def evaluate_lfw_command(
+    directory: Path,
+    pairs: Path | None,
+    plot: Path | None,
+    as_json: bool,
+    workers: int | None,
+    detector: str | None,
+    upsample: int | None,
+) -> None:
+    """LFW's 10-fold verification protocol: accuracy ± std, EER, TAR at FAR 1e-2 and 1e-3."""
+    from .evaluate import evaluate_lfw, plot_lfw
+
+    settings = Settings.from_env(detector=detector, upsample=upsample)
+    columns = (TextColumn("embedding LFW"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, disable=not sys.stderr.isatty(), transient=True) as bar:
+        task = bar.add_task("lfw", total=None)
+        report = evaluate_lfw(
+            directory,
+            pairs=pairs,
+            settings=settings,
+            workers=workers,
+            progress=lambda n: bar.advance(task, n),
+            on_total=lambda total: bar.update(task, total=total),
+        )
+    if plot is not None:
+        plot_lfw(report, plot)
+    if as_json:
+        _emit(report.to_json())
+        return
+    click.echo(
+        f"LFW 10-fold ({report.n_pairs} pairs, {report.n_images} images, model {report.model}, "
+        f"detector {report.detector})"
+    )
+    for i, (acc, thr) in enumerate(zip(report.fold_accuracies, report.fold_thresholds, strict=True), 1):
+        click.echo(f"  fold {i:2d}: accuracy {acc:.4f}  (threshold {thr:.4f})")
+    click.echo(
+        f"accuracy {report.accuracy:.4f} ± {report.accuracy_std:.4f} (std; SE {report.accuracy_se:.4f})"
+    )
+    click.echo(
+        f"EER {report.eer:.4f}; " + ", ".join(f"TAR@FAR={k} {v:.4f}" for k, v in report.tar_at_far.items())
+    )
+    click.echo(
+        f"faces found by {report.detector}: {report.n_images - report.n_cnn_fallback - report.n_box_fallback}, "
+        f"by the CNN fallback: {report.n_cnn_fallback}, central box used: {report.n_box_fallback}; "
+        f"{report.seconds:.0f} s"
+    )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the annotated demo images into this directory.",
+)
+def demo(out: Path | None) -> None:
+    """Detect and verify faces on sample photos that ship with installed packages."""
+    from .demo import run_demo
+
+    run_demo(Console(highlight=False), out_dir=out)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="faceprint")
