@@ -1,0 +1,108 @@
+"""Measure the score -> FMR table shipped with faceprint, on every cross-identity LFW pair.
+
+    python scripts/calibrate_lfw.py ../shared/data/lfw [--out src/faceprint/data/] [--cache artifacts/]
+
+Embeds every image under the LFW directory with faceprint's engine (the LFW face-selection policy
+of ``faceprint.evaluate``), then scores all pairs of images of different people (impostors, tens
+of millions) and of the same person (genuines), and writes ``calibration-<model>.json``.
+Reproducible: the embedder is deterministic (no jitter) and the pairs are exhaustive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from faceprint.calibrate import Calibration
+from faceprint.config import Settings
+from faceprint.evaluate import embed_lfw_images
+
+
+def all_pair_scores(
+    matrix: NDArray[np.float32], labels: NDArray[np.int64]
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Similarities of every unordered pair (i < j), split into impostor and genuine."""
+    n = matrix.shape[0]
+    impostor_parts, genuine_parts = [], []
+    for start in range(0, n, 1024):
+        block = matrix[start : start + 1024] @ matrix.T
+        rows = np.arange(start, min(start + 1024, n))
+        upper = np.arange(n)[None, :] > rows[:, None]
+        same = labels[rows][:, None] == labels[None, :]
+        impostor_parts.append(block[upper & ~same])
+        genuine_parts.append(block[upper & same])
+    return np.concatenate(impostor_parts), np.concatenate(genuine_parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("lfw", type=Path)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "src/faceprint/data")
+    parser.add_argument("--cache", type=Path, default=Path(__file__).parents[1] / "artifacts")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    files = sorted(str(p.relative_to(args.lfw)) for p in args.lfw.glob("*/*.jpg"))
+    cache = args.cache / f"lfw-embeddings-{settings.detector}.npz"
+    if cache.is_file() and list(np.load(cache)["files"]) == files:
+        data = np.load(cache)
+        matrix = data["matrix"]
+        print(f"using cached embeddings {cache}")
+    else:
+        started = time.perf_counter()
+        columns = (TextColumn("embedding LFW"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task("embed", total=len(files))
+            matrix, fallbacks = embed_lfw_images(
+                args.lfw,
+                files,
+                settings=settings,
+                workers=args.workers,
+                progress=lambda k: bar.advance(task, k),
+            )
+        print(
+            f"embedded {len(files)} images in {time.perf_counter() - started:.0f} s; faces found by: {fallbacks}"
+        )
+        args.cache.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, files=np.array(files), matrix=matrix)
+
+    identities = sorted({f.split("/")[0] for f in files})
+    label_of = {name: i for i, name in enumerate(identities)}
+    labels = np.array([label_of[f.split("/")[0]] for f in files])
+    impostor, genuine = all_pair_scores(matrix, labels)
+    table = Calibration.from_scores(
+        impostor,
+        genuine=genuine,
+        model="dlib-resnet-v1",
+        source=(
+            f"LFW deep-funneled, {len(files)} images of {len(identities)} people; all "
+            f"{impostor.size:,} cross-identity pairs (impostors) and {genuine.size:,} same-identity "
+            f"pairs; detector {settings.detector}, upsample {settings.upsample}; scripts/calibrate_lfw.py"
+        ),
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"calibration-{table.model}.json"
+    out.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}: {impostor.size:,} impostor and {genuine.size:,} genuine pairs")
+    print(f"{'FMR':>8} {'similarity':>11} {'distance':>9} {'FNMR':>8}")
+    for fmr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        t = table.threshold(fmr)
+        fnmr = table.fnmr(fmr)
+        print(
+            f"{fmr:8.0e} {t:11.4f} {np.sqrt(max(0.0, 2 - 2 * t)):9.4f} {fnmr if fnmr is not None else 0:8.4f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
