@@ -29,7 +29,11 @@ def test_templates_are_unit_and_read_only() -> None:
 def test_compare_decides_at_the_calibrated_threshold() -> None:
     a = unit(RNG.normal(size=8))
     same = compare(Template(a, "m"), Template(a, "m"), TABLE, fmr=1e-3)
-    assert same.is_match and same.similarity == pytest.approx(1.0) and same.distance == pytest.approx(0.0, abs=1e-3)
+    assert (
+        same.is_match
+        and same.similarity == pytest.approx(1.0)
+        and same.distance == pytest.approx(0.0, abs=1e-3)
+    )
     assert same.fmr == TABLE.min_fmr
     other = compare(Template(a, "m"), Template(-a, "m"), TABLE, fmr=1e-3)
     assert not other.is_match and other.distance == pytest.approx(2.0) and other.fmr == 1.0
