@@ -16,7 +16,7 @@ def test_detect_finds_the_astronaut_at_the_known_box(
     engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
     faces = engine.detect(samples["astronaut"])
-    # dlib's HOG detector also fires weakly (score ~0.12) on the helmet in her arm; largest first,
+    # dlib's HOG detector also fires weakly (score ~0.12) on her mission patch; largest first,
     # ties broken by score
     assert faces[0].box == Box(175.0, 76.0, 266.0, 167.0)
     assert faces[0].score == pytest.approx(1.164, abs=0.01)

@@ -114,34 +114,25 @@ def detect(
     engine = _engine(detector, upsample)
     if draw_to is not None and len(images) > 1:
         draw_to.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with _progress(len(images), "detecting") as advance:
-        for image in images:
-            try:
-                rgb = load_image(
-                    image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
-                )
-                faces = engine.detect(rgb)
-                if not faces:
-                    raise NoFace(f"{image}: no face found")
-                if draw_to is not None:
-                    out = draw_to / f"{image.stem}.faces.png" if len(images) > 1 else draw_to
-                    save_image(draw_faces(rgb, faces), out)
-            except FaceprintError as exc:
-                failed += 1
-                _report_error(image, exc, as_json)
-                continue
-            finally:
-                advance(1)
-            if as_json:
-                _emit({"image": str(image), "faces": [f.to_json() for f in faces]})
-            else:
-                click.echo(f"{image}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
-                for i, f in enumerate(faces):
-                    box = ", ".join(f"{v:.0f}" for v in f.box.as_list())
-                    click.echo(f"  [{i}] box ({box})  score {f.score:.3f}")
-    if failed:
-        sys.exit(EXIT_ERROR)
+
+    def work(image: Path) -> list[Face]:
+        rgb = load_image(image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels)
+        faces = engine.detect(rgb)
+        if faces and draw_to is not None:
+            out = draw_to / f"{image.stem}.faces.png" if len(images) > 1 else draw_to
+            save_image(draw_faces(rgb, faces), out)
+        return faces
+
+    def show(image: Path, faces: list[Face]) -> None:
+        if as_json:
+            _emit({"image": str(image), "faces": [f.to_json() for f in faces]})
+            return
+        click.echo(f"{image}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+        for i, f in enumerate(faces):
+            box = ", ".join(f"{v:.0f}" for v in f.box.as_list())
+            click.echo(f"  [{i}] box ({box})  score {f.score:.3f}")
+
+    _each_image(images, "detecting", as_json, work, show)
 
 
 @cli.command()
@@ -154,11 +145,34 @@ def embed(
 ) -> None:
     """Compute face templates (128-d unit vectors) for every face, to export to other tools."""
     engine = _engine(detector, upsample)
+
+    def show(image: Path, faces: list[Face]) -> None:
+        if as_json:
+            _emit({"image": str(image), "faces": [f.to_json(with_template=True) for f in faces]})
+        else:
+            model = faces[0].template.model if faces[0].template else ""
+            plural = "s" if len(faces) != 1 else ""
+            click.echo(f"{image}: {len(faces)} template{plural} ({model}); use --json to export them")
+
+    _each_image(images, "embedding", as_json, lambda image: engine.embed(image, largest_only=largest), show)
+
+
+def _each_image(
+    images: Sequence[Path],
+    label: str,
+    as_json: bool,
+    work: Callable[[Path], list[Face]],
+    show: Callable[[Path, list[Face]], None],
+) -> None:
+    """Run ``work`` on each image, ``show`` its faces; report failures per image and go on.
+
+    An image without a face is a failure. Exits with status 2 when any image failed.
+    """
     failed = 0
-    with _progress(len(images), "embedding") as advance:
+    with _progress(len(images), label) as advance:
         for image in images:
             try:
-                faces = engine.embed(image, largest_only=largest)
+                faces = work(image)
                 if not faces:
                     raise NoFace(f"{image}: no face found")
             except FaceprintError as exc:
@@ -167,14 +181,7 @@ def embed(
                 continue
             finally:
                 advance(1)
-            if as_json:
-                _emit({"image": str(image), "faces": [f.to_json(with_template=True) for f in faces]})
-            else:
-                model = faces[0].template.model if faces[0].template else ""
-                click.echo(
-                    f"{image}: {len(faces)} template{'s' if len(faces) != 1 else ''} ({model}); "
-                    "use --json to export them"
-                )
+            show(image, faces)
     if failed:
         sys.exit(EXIT_ERROR)
 
