@@ -131,7 +131,9 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_draw_to_an_unwritable_place_is_a_clean_error(images: dict[str, Path], tmp_path: Path) -> None:
-    code, _, stderr = run("detect", str(images["hopper"]), "--draw", str(tmp_path / "no" / "such" / "dir.png"))
+    code, _, stderr = run(
+        "detect", str(images["hopper"]), "--draw", str(tmp_path / "no" / "such" / "dir.png")
+    )
     assert code == 2 and "cannot write image" in stderr
     code, _, stderr = run("detect", str(images["hopper"]), "--draw", str(tmp_path / "out.unknownext"))
     assert code == 2 and "unknown file extension" in stderr
