@@ -328,8 +328,8 @@ def plot_lfw(report: LfwReport, path: str | os.PathLike[str]) -> None:
     det.set(xlabel="false accept rate", ylabel="false reject rate", title="DET")
     det.grid(True, which="both", alpha=0.3)
     fig.suptitle(
-        f"{report.model} / {report.detector}: accuracy {report.accuracy:.4f} ± {report.accuracy_se:.4f}, "
-        f"EER {report.eer:.4f}"
+        f"{report.model} / {report.detector}: accuracy {report.accuracy:.4f} (std {report.accuracy_std:.4f}), "
+        f"EER {report.eer:.4f}; FAR below 1/{report.impostor.size} is not resolved"
     )
     fig.tight_layout()
     try:
