@@ -17,7 +17,7 @@ from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
 from .imageio import ImageSource, RGBImage, describe, load_image
 from .match import Match, compare
-from .models import Detector, Embedder, Landmarker
+from .models import Backends, Detector, Embedder, Landmarker
 from .models.registry import load_detector, load_embedder, load_landmarker
 
 __all__ = ["Engine", "FaceInput"]
@@ -34,7 +34,19 @@ class Engine:
     largest first.
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        backends: Backends | None = None,
+        calibration: Calibration | None = None,
+        **overrides: object,
+    ) -> None:
+        """``settings`` default to the environment's; ``overrides`` replace single fields.
+
+        ``backends`` and ``calibration`` replace what the registry would load (test doubles from
+        :mod:`faceprint.models.fake`, or an operator's own table).
+        """
         if settings is None:
             settings = Settings.from_env(None, **overrides)
         elif overrides:
@@ -42,10 +54,10 @@ class Engine:
         self.settings = settings
         self._load_lock = threading.Lock()
         self._run_lock = threading.RLock()
-        self._detector: Detector | None = None
-        self._landmarker: Landmarker | None = None
-        self._embedder: Embedder | None = None
-        self._calibration: Calibration | None = None
+        self._detector: Detector | None = backends.detector if backends else None
+        self._landmarker: Landmarker | None = backends.landmarker if backends else None
+        self._embedder: Embedder | None = backends.embedder if backends else None
+        self._calibration: Calibration | None = calibration
 
     # -- model loading -------------------------------------------------------------------------
 
@@ -66,8 +78,11 @@ class Engine:
 
     @property
     def model_id(self) -> str:
-        """Id of the embedding model: templates of different models are never compared."""
-        return self._embedder_model().model_id
+        """Id of the template space (network, plus ``+mirror`` when mirror-averaged).
+
+        Templates of different ids are never compared; each id has its own calibration table.
+        """
+        return self._embedder_model().model_id + ("+mirror" if self.settings.mirror else "")
 
     @property
     def calibration(self) -> Calibration:
@@ -166,10 +181,16 @@ class Engine:
         chips = [
             face_chip(rgb, f.landmarks, size=embedder.chip_size, padding=embedder.chip_padding) for f in faces
         ]
+        if self.settings.mirror:
+            chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:
-            vectors = embedder.embed_chips(chips, self.settings.jitter)
+            vectors = embedder.embed_chips(chips)
+        if self.settings.mirror:
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors[: len(faces)] + vectors[len(faces) :]
+        model = self.model_id
         return [
-            dataclasses.replace(face, template=Template(vec, embedder.model_id))
+            dataclasses.replace(face, template=Template(vec, model))
             for face, vec in zip(faces, vectors, strict=True)
         ]
 

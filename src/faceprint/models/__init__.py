@@ -3,6 +3,6 @@
 :mod:`faceprint.models.registry` is the one place that picks a backend and locates model files.
 """
 
-from .base import Detection, Detector, Embedder, Landmarker
+from .base import Backends, Detection, Detector, Embedder, Landmarker
 
-__all__ = ["Detection", "Detector", "Embedder", "Landmarker"]
+__all__ = ["Backends", "Detection", "Detector", "Embedder", "Landmarker"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -10,7 +11,7 @@ from numpy.typing import NDArray
 
 from ..imageio import RGBImage
 
-__all__ = ["Detection", "Detector", "Embedder", "Landmarker"]
+__all__ = ["Backends", "Detection", "Detector", "Embedder", "Landmarker"]
 
 
 class Detection(NamedTuple):
@@ -49,6 +50,15 @@ class Embedder(Protocol):
     chip_size: int
     chip_padding: float
 
-    def embed_chips(self, chips: Sequence[RGBImage], jitter: int = 0) -> NDArray[np.float32]:
+    def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         """Return an (n, dim) float32 array of raw (unnormalised) embeddings."""
         ...
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The three models an engine runs, when given instead of loaded by the registry."""
+
+    detector: Detector
+    landmarker: Landmarker
+    embedder: Embedder

@@ -97,8 +97,8 @@ class ResNetEmbedder:
     def __init__(self, path: Path) -> None:
         self._model = _load(import_dlib().face_recognition_model_v1, path)
 
-    def embed_chips(self, chips: Sequence[RGBImage], jitter: int = 0) -> NDArray[np.float32]:
+    def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.compute_face_descriptor(list(chips), jitter)
+        vectors = self._model.compute_face_descriptor(list(chips), 0)
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32).reshape(len(chips), self.dim)
