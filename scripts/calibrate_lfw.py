@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from faceprint.calibrate import Calibration
 from faceprint.config import Settings
+from faceprint.engine import Engine
 from faceprint.evaluate import embed_lfw_images
 
 
@@ -53,7 +54,8 @@ def main() -> int:
 
     settings = Settings.from_env()
     files = sorted(str(p.relative_to(args.lfw)) for p in args.lfw.glob("*/*.jpg"))
-    cache = args.cache / f"lfw-embeddings-{settings.detector}.npz"
+    model = Engine(settings).model_id
+    cache = args.cache / f"lfw-embeddings-{model}-{settings.detector}.npz"
     if cache.is_file() and list(np.load(cache)["files"]) == files:
         data = np.load(cache)
         matrix = data["matrix"]

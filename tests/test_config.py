@@ -8,7 +8,7 @@ from faceprint.errors import InvalidInput
 
 def test_defaults() -> None:
     s = Settings.from_env({})
-    assert (s.detector, s.upsample, s.jitter) == ("hog", 1, 0)
+    assert (s.detector, s.upsample, s.mirror) == ("hog", 1, False)
 
 
 def test_environment_then_overrides() -> None:
@@ -26,6 +26,7 @@ def test_environment_then_overrides() -> None:
         ({"FACEPRINT_UPSAMPLE": "lots"}, "FACEPRINT_UPSAMPLE must be an integer"),
         ({"FACEPRINT_UPSAMPLE": "9"}, "upsample must be between"),
         ({"FACEPRINT_MAX_BYTES": "0"}, "max_bytes must be positive"),
+        ({"FACEPRINT_MIRROR": "maybe"}, "FACEPRINT_MIRROR must be 1/0"),
     ],
 )
 def test_bad_settings_are_typed_errors(env: dict[str, str], message: str) -> None:
@@ -36,3 +37,10 @@ def test_bad_settings_are_typed_errors(env: dict[str, str], message: str) -> Non
 def test_unknown_override() -> None:
     with pytest.raises(InvalidInput, match="unknown settings"):
         Settings.from_env({}, colour="blue")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("TRUE", True), ("yes", True), ("0", False), ("off", False)]
+)
+def test_boolean_settings(raw: str, value: bool) -> None:
+    assert Settings.from_env({"FACEPRINT_MIRROR": raw}).mirror is value

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 import faceprint
+from faceprint.align import face_chip
 from faceprint.errors import InvalidInput, NoFace
 from faceprint.faces import Box
 from faceprint.imageio import RGBImage
+from faceprint.models import Backends, Detection
+from faceprint.models.fake import FakeEmbedder, fake_backends
 from tests.conftest import encode, same_and_different_pairs
 
 
@@ -123,3 +126,74 @@ def test_verify_on_openly_licensed_photos(
     missed = [(a, b) for a, b in same if not engine.verify(templates[a], templates[b], fmr=1e-3).is_match]
     false = [(a, b) for a, b in different if engine.verify(templates[a], templates[b], fmr=1e-3).is_match]
     assert missed == [] and false == []
+
+
+def test_mirror_averaged_templates_are_their_own_space(
+    engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
+    mirror = faceprint.Engine(mirror=True)
+    assert mirror.model_id == "dlib-resnet-v1+mirror"
+    plain = engine.template(samples["hopper"])
+    averaged = mirror.template(samples["hopper"])
+    assert averaged.model == "dlib-resnet-v1+mirror"
+    assert 0.95 < float(plain.vector @ averaged.vector) < 0.9999  # close, but not the same vector
+    # a mirrored photo gives (nearly) the same mirror-averaged template
+    flipped = mirror.template(np.ascontiguousarray(samples["hopper"][:, ::-1]))
+    assert float(flipped.vector @ averaged.vector) > 0.99
+    with pytest.raises(InvalidInput, match="different models"):
+        engine.verify(plain, averaged)
+    match = mirror.verify(samples["astronaut"], samples["astronaut_copy"])
+    assert match.is_match and match.model == "dlib-resnet-v1+mirror"
+    assert not mirror.verify(samples["astronaut"], samples["hopper"]).is_match
+
+
+# -- engine logic with the fake backends (no model files) ---------------------------------------
+
+
+def _fake_engine(detections: list[Detection], **settings: object) -> tuple[faceprint.Engine, Backends]:
+    backends = fake_backends(detections)
+    return faceprint.Engine(faceprint.Settings(**settings), backends=backends), backends  # type: ignore[arg-type]
+
+
+def test_faces_come_largest_first_ties_by_score() -> None:
+    engine, _ = _fake_engine(
+        [Detection(0, 0, 20, 20, 3.0), Detection(30, 30, 80, 80, 0.5), Detection(100, 0, 150, 50, 0.9)]
+    )
+    faces = engine.detect(np.zeros((200, 200, 3), np.uint8))
+    assert [f.score for f in faces] == [0.9, 0.5, 3.0]
+    assert faces[0].box == Box(100, 0, 150, 50) and faces[0].detector == "fake"
+
+
+def test_detection_runs_downscaled_and_boxes_come_back_in_full_resolution() -> None:
+    engine, backends = _fake_engine([Detection(10, 20, 110, 120, 1.0)], detect_max_side=300)
+    (face,) = engine.detect(np.zeros((600, 512, 3), np.uint8))
+    assert backends.detector.seen == [(300, 256, 3)]  # type: ignore[attr-defined]
+    assert face.box == Box(20, 40, 220, 240)
+    assert face.landmarks[4] == pytest.approx([120, 170])  # located on the full-resolution box
+
+
+def test_all_faces_of_an_image_are_embedded_in_one_batch() -> None:
+    dets = [Detection(10, 10, 60, 60, 1.0), Detection(80, 10, 130, 60, 1.0), Detection(10, 80, 60, 130, 1.0)]
+    engine, backends = _fake_engine(dets)
+    faces = engine.embed(RNG_IMAGE)
+    assert len(faces) == 3 and backends.embedder.batches == [3]  # type: ignore[attr-defined]
+    assert all(f.template is not None and f.template.model == "fake" for f in faces)
+
+
+def test_mirror_averages_unit_embeddings_of_the_chip_and_its_mirror_image() -> None:
+    det = [Detection(40, 40, 120, 120, 1.0)]
+    plain, _ = _fake_engine(det)
+    mirror, backends = _fake_engine(det, mirror=True)
+    (face,) = mirror.embed(RNG_IMAGE)
+    assert backends.embedder.batches == [2]  # type: ignore[attr-defined]
+    assert face.template is not None and face.template.model == "fake+mirror"
+    (p,) = plain.embed(RNG_IMAGE)
+    assert p.template is not None
+    chip = face_chip(RNG_IMAGE, p.landmarks, size=40, padding=0.25)
+    v, w = FakeEmbedder().embed_chips([chip, np.ascontiguousarray(chip[:, ::-1])])
+    expected = v / np.linalg.norm(v) + w / np.linalg.norm(w)
+    np.testing.assert_allclose(face.template.vector, expected / np.linalg.norm(expected), rtol=1e-5)
+    np.testing.assert_allclose(p.template.vector, v / np.linalg.norm(v), rtol=1e-5)
+
+
+RNG_IMAGE = np.random.default_rng(5).integers(0, 256, size=(160, 160, 3), dtype=np.uint8)

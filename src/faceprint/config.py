@@ -14,6 +14,16 @@ __all__ = ["DetectorName", "Settings"]
 
 DetectorName = Literal["hog", "cnn"]
 _ENV_PREFIX = "FACEPRINT_"
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +41,10 @@ class Settings:
     max_pixels: int = 40_000_000
     #: Images whose longer side exceeds this are downscaled before detection (0 = never).
     detect_max_side: int = 2000
-    #: Random jitters averaged per embedding (dlib's ``num_jitters``; 0 = none, deterministic).
-    jitter: int = 0
+    #: Average each face's embedding with that of its mirror image: +0.17% LFW accuracy for twice
+    #: the embedding time. Templates then carry the model id ``dlib-resnet-v1+mirror``, with their
+    #: own calibration table, and are never compared with plain ones.
+    mirror: bool = False
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):
@@ -42,8 +54,8 @@ class Settings:
         for name in ("max_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"{name} must be positive")
-        if self.detect_max_side < 0 or self.jitter < 0:
-            raise InvalidInput("detect_max_side and jitter must not be negative")
+        if self.detect_max_side < 0:
+            raise InvalidInput("detect_max_side must not be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -54,7 +66,14 @@ class Settings:
             raw = env.get(_ENV_PREFIX + field.name.upper())
             if raw is None or raw == "":
                 continue
-            if field.type in ("int", int):
+            if field.type in ("bool", bool):
+                flag = raw.strip().lower()
+                if flag not in _BOOLEANS:
+                    raise InvalidInput(
+                        f"{_ENV_PREFIX}{field.name.upper()} must be 1/0, true/false or yes/no, not {raw!r}"
+                    )
+                values[field.name] = _BOOLEANS[flag]
+            elif field.type in ("int", int):
                 try:
                     values[field.name] = int(raw)
                 except ValueError:
