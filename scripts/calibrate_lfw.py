@@ -85,7 +85,7 @@ def main() -> int:
     table = Calibration.from_scores(
         impostor,
         genuine=genuine,
-        model="dlib-resnet-v1",
+        model=model,
         source=(
             f"LFW deep-funneled, {len(files)} images of {len(identities)} people; all "
             f"{impostor.size:,} cross-identity pairs (impostors) and {genuine.size:,} same-identity "
