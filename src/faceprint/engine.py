@@ -109,8 +109,9 @@ class Engine:
     def _load(self, image: ImageSource) -> RGBImage:
         return load_image(image, max_bytes=self.settings.max_bytes, max_pixels=self.settings.max_pixels)
 
-    def _detect(self, rgb: RGBImage) -> list[Face]:
-        detector, landmarker, _ = self._models(embed=False)
+    def _detect(self, rgb: RGBImage, limit: int | None = None) -> list[Face]:
+        """Faces largest first (ties: higher score first); landmarks for the first ``limit`` only."""
+        detector, _, _ = self._models(embed=False)
         small, scale = self._detection_input(rgb)
         with self._run_lock:
             hits = detector.detect(small, self.settings.upsample)
@@ -118,13 +119,15 @@ class Engine:
             (Box(h.left / scale, h.top / scale, h.right / scale, h.bottom / scale), h.score) for h in hits
         ]
         boxes.sort(key=lambda bs: (bs[0].area, bs[1]), reverse=True)
-        faces = []
-        for box, score in boxes:
-            with self._run_lock:
-                points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
-            points.setflags(write=False)
-            faces.append(Face(box=box, score=score, landmarks=points, detector=detector.name))
-        return faces
+        return [self._locate(rgb, box, score, detector.name) for box, score in boxes[:limit]]
+
+    def _locate(self, rgb: RGBImage, box: Box, score: float, detector: str) -> Face:
+        """The face in ``box`` with its 5 landmarks (read-only)."""
+        _, landmarker, _ = self._models(embed=False)
+        with self._run_lock:
+            points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
+        points.setflags(write=False)
+        return Face(box=box, score=score, landmarks=points, detector=detector)
 
     def _detection_input(self, rgb: RGBImage) -> tuple[RGBImage, float]:
         limit = self.settings.detect_max_side
@@ -151,28 +154,17 @@ class Engine:
         faces in the given boxes (landmarks are still located inside each box).
         """
         rgb = self._load(image)
-        if boxes is not None:
-            faces = self._faces_at(rgb, boxes)
+        if boxes is None:
+            faces = self._detect(rgb, limit=1 if largest_only else None)
         else:
-            faces = self._detect(rgb)
-            if largest_only:
-                faces = faces[:1]
+            for box in boxes:
+                if box.width <= 1 or box.height <= 1:
+                    raise InvalidInput(f"box {box.as_list()} is empty")
+            faces = [self._locate(rgb, box, float("nan"), "given") for box in boxes]
         return self._embed_faces(rgb, faces)
 
     def embed_many(self, images: Iterable[ImageSource], *, largest_only: bool = False) -> list[list[Face]]:
         return [self.embed(image, largest_only=largest_only) for image in images]
-
-    def _faces_at(self, rgb: RGBImage, boxes: Sequence[Box]) -> list[Face]:
-        _, landmarker, _ = self._models(embed=False)
-        faces = []
-        for box in boxes:
-            if box.width <= 1 or box.height <= 1:
-                raise InvalidInput(f"box {box.as_list()} is empty")
-            with self._run_lock:
-                points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
-            points.setflags(write=False)
-            faces.append(Face(box=box, score=float("nan"), landmarks=points, detector="given"))
-        return faces
 
     def _embed_faces(self, rgb: RGBImage, faces: list[Face]) -> list[Face]:
         if not faces:
