@@ -25,7 +25,17 @@ def test_read_pairs(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("text", ["", "ten 300\n", "1 1\nA 1 2\n", "1 1\nA 1 2\nA x B 3\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "ten 300\n",
+        "0 0\n",
+        "2 1\nA 1 2\n",
+        "1 1\nA 1 2\nA 1 B 3\n",
+        "2 1\nA 1 2\nA x B 3\nC 1 2\nD 1 E 1\n",
+    ],
+)
 def test_malformed_pairs_are_typed_errors(tmp_path: Path, text: str) -> None:
     path = tmp_path / "pairs.txt"
     path.write_text(text)
@@ -78,6 +88,6 @@ def test_lfw_protocol_on_a_subset(tmp_path: Path) -> None:
 
 def test_missing_lfw_images_are_named(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.txt"
-    pairs.write_text("1 1\nNobody 1 2\nNobody 1 Noone 1\n")
+    pairs.write_text("2 1\nNobody 1 2\nNobody 1 Noone 1\nNobody 3 4\nNoone 1 Nobody 2\n")
     result = CliRunner().invoke(cli, ["evaluate", "lfw", str(tmp_path), "--pairs", str(pairs)])
     assert result.exit_code == 2 and "Nobody/Nobody_0001.jpg" in result.stderr

@@ -108,6 +108,8 @@ def read_lfw_pairs(path: str | os.PathLike[str]) -> list[LfwPair]:
         folds, per_fold = int(lines[0][0]), int(lines[0][1])
     except (IndexError, ValueError):
         raise InvalidInput(f"{p}: first line must be '<folds> <pairs per fold>'") from None
+    if folds < 2 or per_fold < 1:
+        raise InvalidInput(f"{p}: need at least 2 folds of at least 1 pair each, not {folds} x {per_fold}")
     body = lines[1:]
     if len(body) != folds * per_fold * 2:
         raise InvalidInput(f"{p}: expected {folds * per_fold * 2} pairs after the header, found {len(body)}")
@@ -178,6 +180,8 @@ def embed_lfw_images(
     Runs ``workers`` processes (default: every core), each with its own engine.
     """
     root = Path(root)
+    if not files:
+        raise InvalidInput(f"{root}: no images to embed")
     missing = [f for f in files if not (root / f).is_file()]
     if missing:
         raise InvalidInput(
@@ -198,11 +202,9 @@ def embed_lfw_images(
                 fallbacks[how] += 1
                 if progress is not None:
                     progress(1)
-        except FaceprintError:
-            raise
         except cf.process.BrokenProcessPool as exc:
             raise FaceprintError(f"an embedding worker died ({exc})") from None
-    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, 128), np.float32)
+    matrix = np.vstack(vectors).astype(np.float32)
     return matrix, {k: fallbacks[k] for k in ("detector", "cnn", "box")}
 
 
