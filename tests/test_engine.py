@@ -197,3 +197,14 @@ def test_mirror_averages_unit_embeddings_of_the_chip_and_its_mirror_image() -> N
 
 
 RNG_IMAGE = np.random.default_rng(5).integers(0, 256, size=(160, 160, 3), dtype=np.uint8)
+
+
+def test_one_engine_is_safe_to_share_between_threads(samples: dict[str, RGBImage]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = faceprint.Engine()  # models load lazily, under the lock, from several threads at once
+    pairs = [(samples["astronaut"], samples["astronaut_copy"]), (samples["astronaut"], samples["hopper"])] * 4
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda ab: shared.verify(*ab), pairs))
+    assert [m.is_match for m in results] == [True, False] * 4
+    assert len({round(m.similarity, 6) for m in results[::2]}) == 1
