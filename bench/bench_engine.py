@@ -1,6 +1,6 @@
 """faceprint vs face_recognition, same images, same dlib models, one run.
 
-    bash bench/run.sh [--lfw ../shared/data/lfw] [--images 100] [--threads 1]
+    bash bench/run.sh [--lfw ../shared/data/lfw] [--faces ../shared/data/faces] [--images 100]
 
 Prints ms per image for detection (HOG, upsample 1), ms per face for embedding, end-to-end ms
 per photo, and the ratio (peer / faceprint: above 1 means faceprint is faster). Both libraries

@@ -56,9 +56,9 @@ def main() -> int:
     files = sorted(str(p.relative_to(args.lfw)) for p in args.lfw.glob("*/*.jpg"))
     model = Engine(settings).model_id
     cache = args.cache / f"lfw-embeddings-{model}-{settings.detector}.npz"
-    if cache.is_file() and list(np.load(cache)["files"]) == files:
-        data = np.load(cache)
-        matrix = data["matrix"]
+    cached = np.load(cache) if cache.is_file() else None
+    if cached is not None and list(cached["files"]) == files:
+        matrix = cached["matrix"]
         print(f"using cached embeddings {cache}")
     else:
         started = time.perf_counter()

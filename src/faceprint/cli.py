@@ -43,8 +43,12 @@ class _Group(click.Group):
 
 
 def _fail(message: str) -> None:
-    click.echo(f"faceprint: error: {message}", err=True)
+    _error_line(message)
     sys.exit(EXIT_ERROR)
+
+
+def _error_line(message: str) -> None:
+    click.echo(f"faceprint: error: {message}", err=True)
 
 
 def _note(message: str) -> None:
@@ -79,13 +83,16 @@ def _settings(detector: str | None, upsample: int | None, mirror: bool | None) -
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr for long runs on a terminal; silent otherwise."""
+def _progress(label: str, total: int | None) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A progress bar on stderr on a terminal (silent otherwise): yields ``advance`` and ``set_total``.
+
+    ``total`` may be unknown (``None``) until ``set_total`` is called; a single item shows no bar.
+    """
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    enabled = total > 1 and sys.stderr.isatty()
+    enabled = total != 1 and sys.stderr.isatty()
     with Progress(*columns, console=stderr, disable=not enabled, transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -119,14 +126,13 @@ def detect(
 ) -> None:
     """Find faces: boxes, detector scores and 5 landmarks (largest face first)."""
     from .draw import draw_faces, save_image
-    from .imageio import load_image
 
     engine = Engine(_settings(detector, upsample, mirror))
     if draw_to is not None and len(images) > 1:
         draw_to.mkdir(parents=True, exist_ok=True)
 
     def work(image: Path) -> list[Face]:
-        rgb = load_image(image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels)
+        rgb = engine.load_image(image)
         faces = engine.detect(rgb)
         if faces and draw_to is not None:
             out = draw_to / f"{image.stem}.faces.png" if len(images) > 1 else draw_to
@@ -184,7 +190,7 @@ def _each_image(
     An image without a face is a failure. Exits with status 2 when any image failed.
     """
     failed = 0
-    with _progress(len(images), label) as advance:
+    with _progress(label, len(images)) as (advance, _):
         for image in images:
             try:
                 faces = work(image)
@@ -206,20 +212,22 @@ def _report_error(image: Path, exc: FaceprintError, as_json: bool) -> None:
     if as_json:
         _emit({"image": str(image), "error": {"code": exc.code, "message": message}})
     else:
-        click.echo(f"faceprint: error: {message}", err=True)
+        _error_line(message)
 
 
 def _pick(engine: Engine, image: Path, index: int | None) -> Face:
-    faces = engine.embed(image)
+    """The face to verify in ``image``: the largest, or number ``index``; only that one is embedded."""
+    rgb = engine.load_image(image)
+    faces = engine.detect(rgb)
     if not faces:
         raise NoFace(f"{image}: no face found")
     if index is None:
         if len(faces) > 1:
             _note(f"{image}: {len(faces)} faces found, using the largest (--face-a/--face-b choose another)")
-        return faces[0]
+        index = 0
     if not 0 <= index < len(faces):
         raise InvalidInput(f"{image}: has {len(faces)} face(s); face index {index} does not exist")
-    return faces[index]
+    return engine.embed(rgb, boxes=[faces[index].box])[0]
 
 
 @cli.command()
@@ -300,16 +308,9 @@ def evaluate_lfw_command(
     from .evaluate import evaluate_lfw, plot_lfw
 
     settings = _settings(detector, upsample, mirror)
-    columns = (TextColumn("embedding LFW"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=stderr, disable=not sys.stderr.isatty(), transient=True) as bar:
-        task = bar.add_task("lfw", total=None)
+    with _progress("embedding LFW", None) as (advance, set_total):
         report = evaluate_lfw(
-            directory,
-            pairs=pairs,
-            settings=settings,
-            workers=workers,
-            progress=lambda n: bar.advance(task, n),
-            on_total=lambda total: bar.update(task, total=total),
+            directory, pairs=pairs, settings=settings, workers=workers, progress=advance, on_total=set_total
         )
     if plot is not None:
         plot_lfw(report, plot)

@@ -59,8 +59,7 @@ def run_demo(console: Console, *, out_dir: Path | None = None, engine: Engine | 
     templates = {}
     for name, rgb in images.items():
         faces = engine.embed(rgb)
-        templates[name] = faces[0] if faces else None
-        largest = faces[0] if faces else None
+        largest = templates[name] = faces[0] if faces else None
         faces_table.add_row(
             name,
             f"{rgb.shape[1]}x{rgb.shape[0]}",

@@ -100,13 +100,16 @@ class Engine:
 
     def detect(self, image: ImageSource) -> list[Face]:
         """Every face in ``image`` with box, score and 5 landmarks, largest first (no templates)."""
-        rgb = self._load(image)
-        return self._detect(rgb)
+        return self._detect(self.load_image(image))
 
     def detect_many(self, images: Iterable[ImageSource]) -> list[list[Face]]:
         return [self.detect(image) for image in images]
 
-    def _load(self, image: ImageSource) -> RGBImage:
+    def load_image(self, image: ImageSource) -> RGBImage:
+        """``image`` decoded to RGB under this engine's byte and pixel limits (arrays pass through).
+
+        Decode once and pass the array to several calls to avoid decoding the same file again.
+        """
         return load_image(image, max_bytes=self.settings.max_bytes, max_pixels=self.settings.max_pixels)
 
     def _detect(self, rgb: RGBImage, limit: int | None = None) -> list[Face]:
@@ -153,7 +156,7 @@ class Engine:
         ``largest_only`` embeds only the largest face. ``boxes`` skips detection and embeds the
         faces in the given boxes (landmarks are still located inside each box).
         """
-        rgb = self._load(image)
+        rgb = self.load_image(image)
         if boxes is None:
             faces = self._detect(rgb, limit=1 if largest_only else None)
         else:

@@ -27,7 +27,7 @@ from .config import Settings
 from .engine import Engine
 from .errors import FaceprintError, InvalidInput
 from .faces import Box
-from .imageio import RGBImage, load_image
+from .imageio import RGBImage
 
 __all__ = [
     "LFW_CENTRAL_BOX",
@@ -157,7 +157,7 @@ def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box, st
 
 def _embed_one(path: str) -> tuple[NDArray[np.float32], str]:
     engine = _worker_engines["main"]
-    rgb = load_image(path, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels)
+    rgb = engine.load_image(path)
     box, how = lfw_face(engine, _worker_engines["cnn"], rgb)
     face = engine.embed(rgb, boxes=[box])[0]
     assert face.template is not None
