@@ -9,26 +9,44 @@
 from .calibrate import Calibration
 from .config import Settings
 from .engine import Engine
-from .errors import FaceprintError, ImageTooLarge, InvalidImage, InvalidInput, ModelError, NoFace
+from .errors import (
+    ConsentRequired,
+    FaceprintError,
+    ImageTooLarge,
+    InvalidImage,
+    InvalidInput,
+    ManyFaces,
+    ModelError,
+    NoFace,
+    NotFound,
+    StoreError,
+)
 from .faces import Box, Face, Template
 from .imageio import load_image
 from .match import Match
+from .store import Store, open_store
 
 __all__ = [
     "Box",
     "Calibration",
+    "ConsentRequired",
     "Engine",
     "Face",
     "FaceprintError",
     "ImageTooLarge",
     "InvalidImage",
     "InvalidInput",
+    "ManyFaces",
     "Match",
     "ModelError",
     "NoFace",
+    "NotFound",
     "Settings",
+    "Store",
+    "StoreError",
     "Template",
     "load_image",
+    "open_store",
 ]
 
 __version__ = "0.1.0"

@@ -45,6 +45,8 @@ class Settings:
     #: the embedding time. Templates then carry the model id ``dlib-resnet-v1+mirror``, with their
     #: own calibration table, and are never compared with plain ones.
     mirror: bool = False
+    #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
+    store: str = ""
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):

@@ -8,12 +8,16 @@ turns these into a one-line message and exit status 2.
 from __future__ import annotations
 
 __all__ = [
+    "ConsentRequired",
     "FaceprintError",
     "ImageTooLarge",
     "InvalidImage",
     "InvalidInput",
+    "ManyFaces",
     "ModelError",
     "NoFace",
+    "NotFound",
+    "StoreError",
 ]
 
 
@@ -52,3 +56,27 @@ class ModelError(FaceprintError):
     """A model file is missing, unreadable or of an unknown kind."""
 
     code = "model_error"
+
+
+class ManyFaces(InvalidInput):
+    """Several faces were found where exactly one was required (enrolment is never a guess)."""
+
+    code = "many_faces"
+
+
+class ConsentRequired(FaceprintError):
+    """The operation needs a consent record (a declared purpose) that is missing, different or expired."""
+
+    code = "consent_required"
+
+
+class NotFound(FaceprintError):
+    """The named subject (or other record) does not exist."""
+
+    code = "not_found"
+
+
+class StoreError(FaceprintError):
+    """The gallery store cannot be opened or used: locked, corrupt, newer than this code, wrong model."""
+
+    code = "store_error"

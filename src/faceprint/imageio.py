@@ -8,6 +8,7 @@ Every failure is an :class:`~faceprint.errors.InvalidImage` naming the source.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -21,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLarge, InvalidImage
 
-__all__ = ["FORMATS", "ImageSource", "RGBImage", "decode", "describe", "load_image"]
+__all__ = ["FORMATS", "ImageSource", "RGBImage", "decode", "describe", "load_image", "load_image_and_digest"]
 
 RGBImage: TypeAlias = NDArray[np.uint8]
 ImageSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | NDArray[np.generic]
@@ -64,6 +65,32 @@ def load_image(
     else:
         raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
     return decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def load_image_and_digest(
+    source: ImageSource,
+    *,
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+    max_pixels: int = _DEFAULT_MAX_PIXELS,
+) -> tuple[RGBImage, str]:
+    """:func:`load_image` plus the hex SHA-256 of the encoded bytes (of the pixels, for an array).
+
+    The file is read once. The digest identifies a photo already processed (resumable runs)
+    without keeping the photo.
+    """
+    if isinstance(source, np.ndarray):
+        rgb = _from_array(source, max_pixels=max_pixels)
+        header = f"{rgb.shape}".encode()
+        return rgb, hashlib.sha256(header + rgb.tobytes()).hexdigest()
+    name = describe(source)
+    if isinstance(source, str | os.PathLike):
+        data = _read_file(Path(source), max_bytes=max_bytes)
+    elif isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
+    rgb = decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
+    return rgb, hashlib.sha256(data).hexdigest()
 
 
 def decode(

@@ -1,0 +1,698 @@
+"""The gallery: consented subjects, their templates, 1:N search with calibrated decisions, audit.
+
+The SQLite database is the source of truth. The vector index beside it (``<store>.index/``) is
+a cache: loaded at first search, caught up from the database's ``changes`` feed before every
+search (so another process's enrolments and erasures are seen), rebuilt when missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..calibrate import Calibration, load_calibration
+from ..config import Settings
+from ..engine import Engine
+from ..errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound, StoreError
+from ..faces import Box, Face, Template
+from ..imageio import ImageSource, describe, load_image_and_digest
+from .records import (
+    AuditEntry,
+    Consent,
+    EnrollResult,
+    EraseResult,
+    FaceSearch,
+    Sample,
+    SearchResult,
+    StoreCheck,
+    Subject,
+    SubjectMatch,
+    isoformat,
+)
+from .sqlite import Database
+from .vector_index import VectorIndex
+
+__all__ = ["Probe", "Store", "default_store_path", "open_store"]
+
+#: What a search accepts: an image (its largest face, or every face), a face with a template, or a template.
+Probe: TypeAlias = ImageSource | Face | Template
+Clock = Callable[[], datetime]
+_MAX_NAME = 200
+_MAX_TEXT = 2000
+
+
+def default_store_path() -> Path:
+    """``$XDG_DATA_HOME/faceprint/faceprint.db`` (``~/.local/share/faceprint/faceprint.db``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "faceprint" / "faceprint.db"
+
+
+def open_store(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    actor: str | None = None,
+) -> Store:
+    """Open (creating if needed) the gallery at ``path``: ``settings.store``, else the default path."""
+    settings = settings or (engine.settings if engine else Settings.from_env())
+    if path is None:
+        path = settings.store or default_store_path()
+    return Store(Path(path), engine=engine, settings=settings, actor=actor)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _text(value: str | None, what: str, *, limit: int = _MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > limit or any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{what} must be at most {limit} printable characters")
+    return value
+
+
+def _subject_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidInput("a subject name must be text")
+    checked = _text(name, "a subject name", limit=_MAX_NAME)
+    if checked is None:
+        raise InvalidInput("a subject name must not be empty")
+    return checked
+
+
+def _purpose(purpose: str | None) -> str:
+    checked = _text(purpose, "a purpose")
+    if checked is None:
+        raise ConsentRequired("a purpose is required: say why these faces are processed (consent record)")
+    return checked
+
+
+def _pack(template: Template) -> bytes:
+    return np.ascontiguousarray(template.vector, dtype="<f4").tobytes()
+
+
+def _unpack(blob: bytes, dim: int) -> NDArray[np.float32]:
+    vector = np.frombuffer(blob, dtype="<f4")
+    if vector.shape != (dim,):
+        raise StoreError(f"a stored template has {vector.size} values, expected {dim}")
+    return vector.astype(np.float32)
+
+
+class Store:
+    """A gallery of consented subjects on SQLite. Thread-safe; one writer at a time across processes.
+
+    Open with :func:`open_store`; close with :meth:`close` or a ``with`` block (saves the index).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+        actor: str | None = None,
+        clock: Clock = _now,
+    ) -> None:
+        self.path = path
+        self.index_dir = path.with_name(path.name + ".index")
+        self.settings = settings or (engine.settings if engine else Settings.from_env())
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self._clock = clock
+        self.actor = actor or f"library:{_user()}"
+        self.db = Database(path)
+        self._index: VectorIndex | None = None
+        self._index_lock = threading.RLock()
+        self._index_dirty = False
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Save the vector index if it changed, and close the database connections."""
+        with self._index_lock:
+            if self._index is not None and self._index_dirty:
+                self._save_index()
+        self.db.close()
+
+    @property
+    def engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = Engine(self.settings)
+            return self._engine
+
+    # -- meta ----------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def model_id(self) -> str | None:
+        """The template space of this gallery (set by its first enrolment), or ``None`` when empty."""
+        return self._meta("model_id")
+
+    def _dim(self) -> int:
+        dim = self._meta("dim")
+        return 0 if dim is None else int(dim)
+
+    def _calibration(self, model: str) -> Calibration:
+        if self._engine is not None and self._engine.model_id == model:
+            return self._engine.calibration
+        return load_calibration(model)
+
+    # -- enrolment -----------------------------------------------------------------------------
+
+    def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
+        """Embed the one face in ``image`` for enrolment.
+
+        The largest face is taken. Raises :class:`NoFace` when there is none and
+        :class:`ManyFaces` when another face is about as large and as clearly detected (enrolling a
+        bystander by mistake is worse than asking), unless ``largest_face``.
+        """
+        engine = self.engine
+        rgb, digest = load_image_and_digest(
+            image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
+        )
+        faces = engine.embed(rgb)
+        if not faces:
+            raise NoFace(f"{describe(image)}: no face found")
+        face = faces[0]
+        rivals = [f for f in faces[1:] if _comparable(f, face)]
+        if rivals and not largest_face:
+            raise ManyFaces(
+                f"{describe(image)}: {len(rivals) + 1} faces of similar size found; enrol a photo of one "
+                "person (or choose the largest face explicitly)"
+            )
+        assert face.template is not None
+        return Sample(template=face.template, source=digest, box=face.box)
+
+    def enroll(
+        self,
+        subject: str,
+        images: Iterable[ImageSource | Sample],
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+        largest_face: bool = False,
+    ) -> EnrollResult:
+        """Enrol the face of each image as ``subject``, under a consent record for ``purpose``.
+
+        All or nothing: every image is embedded first, then the subject, its consent, its
+        templates and an audit row are written in one transaction. Images already enrolled for
+        this subject (same content) are skipped, so a re-run completes an interrupted job. An
+        existing subject keeps its consent; enrolling it for another purpose is refused.
+        """
+        name = _subject_name(subject)
+        purpose = _purpose(purpose)
+        evidence = _text(evidence, "evidence")
+        now = self._clock()
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidInput("expires_at must carry a time zone")
+            if expires_at <= now:
+                raise InvalidInput(f"consent expiry {isoformat(expires_at)} is not in the future")
+        samples = [
+            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
+            for item in images
+        ]
+        if not samples:
+            raise InvalidInput("nothing to enrol: give at least one image")
+        consent = Consent(purpose=purpose, granted_at=now, evidence=evidence, expires_at=expires_at)
+        result = self._write_enrolment(name, samples, consent, actor or self.actor)
+        if result.added:
+            self._sync_index()
+        return result
+
+    def enrolled_sources(self, subject: str) -> frozenset[str]:
+        """Content hashes of the images already enrolled for ``subject`` (empty if unknown)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT t.source FROM templates t JOIN subjects s ON s.id = t.subject_id WHERE s.name = ?",
+                (_subject_name(subject),),
+            ).fetchall()
+        return frozenset(str(r[0]) for r in rows)
+
+    def _write_enrolment(
+        self, name: str, samples: list[Sample], consent: Consent, actor: str
+    ) -> EnrollResult:
+        model = samples[0].template.model
+        dim = samples[0].template.dim
+        if any(s.template.model != model for s in samples):
+            raise InvalidInput("the templates of one enrolment come from different models")
+        now = isoformat(consent.granted_at)
+        with self.db.write() as conn:
+            self._claim_model(conn, model, dim)
+            row = conn.execute(
+                "SELECT id, purpose, expires_at FROM subjects WHERE name = ?", (name,)
+            ).fetchone()
+            created = row is None
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
+                    "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+                )
+                subject_id = int(cur.lastrowid or 0)
+            else:
+                subject_id, held, expires = int(row[0]), str(row[1]), _parse_time(row[2])
+                if held != consent.purpose:
+                    raise ConsentRequired(
+                        f"subject {name!r} consented to the purpose {held!r}, not {consent.purpose!r}; "
+                        "a new purpose needs a new consent (erase and enrol again)"
+                    )
+                if expires is not None and expires <= consent.granted_at:
+                    raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(expires)}")
+            known = {
+                str(r[0])
+                for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
+            }
+            added = skipped = 0
+            for sample in samples:
+                if sample.source in known:
+                    skipped += 1
+                    continue
+                known.add(sample.source)
+                box = None if sample.box is None else json.dumps([round(v, 2) for v in sample.box.as_list()])
+                cur = conn.execute(
+                    "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (subject_id, model, _pack(sample.template), sample.source, box, now),
+                )
+                conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (cur.lastrowid,))
+                added += 1
+            if added:
+                conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
+                self._audit(conn, actor, "enroll", consent.purpose, [name], added)
+        return EnrollResult(subject=name, created=created, added=added, skipped=skipped)
+
+    def _claim_model(self, conn: Any, model: str, dim: int) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'model_id'").fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('model_id', ?), ('dim', ?)", (model, str(dim))
+            )
+        elif row[0] != model:
+            raise StoreError(
+                f"this store holds {row[0]} templates; these are {model} (set FACEPRINT_MIRROR to match the store)"
+            )
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        probe: Probe,
+        *,
+        purpose: str,
+        actor: str | None = None,
+        top_k: int = 5,
+        fmr: float = 1e-3,
+        all_faces: bool = False,
+    ) -> SearchResult:
+        """Who is the face in ``probe``? Subjects whose best template passes the threshold at ``fmr``.
+
+        Open-set: a face nobody passes for gets no matches. Only subjects whose consent covers
+        ``purpose`` and has not expired are candidates. ``fmr`` is per comparison: against ``N``
+        subjects the chance that a stranger matches someone is about ``N * fmr``. An image is
+        searched by its largest face, or by every face with ``all_faces``. Every search writes an
+        audit row (who, when, purpose, number of faces matched; never the probe).
+        """
+        purpose = _purpose(purpose)
+        if not 1 <= top_k <= 100:
+            raise InvalidInput(f"top_k must be between 1 and 100, not {top_k}")
+        model = self.model_id
+        calibration = self._calibration(model or self.engine.model_id)
+        threshold = calibration.threshold(fmr)  # validates fmr before any image work
+        self._check_purpose(purpose)
+        faces = self._probe_faces(probe, all_faces=all_faces)
+        if model is not None:
+            for face in faces:
+                assert face.template is not None
+                if face.template.model != model:
+                    raise StoreError(
+                        f"this store holds {model} templates; the probe is {face.template.model}"
+                    )
+        results: list[FaceSearch] = []
+        if model is not None and faces:
+            queries = np.stack([f.template.vector for f in faces if f.template is not None])
+            for face, matches in zip(faces, self._identify(queries, purpose, top_k, threshold), strict=True):
+                results.append(
+                    FaceSearch(
+                        box=face.box if face.box.width > 0 else None,
+                        matches=tuple(
+                            SubjectMatch(name, float(sim), calibration.fmr(float(sim)))
+                            for name, sim in matches
+                        ),
+                    )
+                )
+        else:
+            results = [FaceSearch(box=f.box if f.box.width > 0 else None, matches=()) for f in faces]
+        matched = sorted({m.subject for r in results for m in r.matches})
+        with self.db.write() as conn:
+            if matched:
+                marks = ",".join("?" * len(matched))
+                conn.execute(
+                    f"UPDATE subjects SET last_seen_at = ? WHERE name IN ({marks})",
+                    (isoformat(self._clock()), *matched),
+                )
+            self._audit(
+                conn, actor or self.actor, "search", purpose, matched, sum(1 for r in results if r.matches)
+            )
+        return SearchResult(faces=tuple(results), fmr=fmr, threshold=threshold)
+
+    def _check_purpose(self, purpose: str) -> None:
+        with self.db.read() as conn:
+            if conn.execute("SELECT 1 FROM subjects WHERE purpose = ? LIMIT 1", (purpose,)).fetchone():
+                return
+            held = [
+                str(r[0]) for r in conn.execute("SELECT DISTINCT purpose FROM subjects ORDER BY 1 LIMIT 10")
+            ]
+        if held:
+            raise ConsentRequired(
+                f"no subject in this gallery consented to the purpose {purpose!r}; purposes held: {held}"
+            )
+
+    def _probe_faces(self, probe: Probe, *, all_faces: bool) -> list[Face]:
+        if isinstance(probe, Template):
+            return [Face(box=Box(0, 0, 0, 0), score=float("nan"), landmarks=np.zeros((5, 2)), template=probe)]
+        if isinstance(probe, Face):
+            if probe.template is None:
+                raise InvalidInput("this face has no template; get it from Engine.embed")
+            return [probe]
+        faces = self.engine.embed(probe, largest_only=not all_faces)
+        if not faces:
+            raise NoFace(f"{describe(probe)}: no face found")
+        return faces
+
+    def _identify(
+        self, queries: NDArray[np.float32], purpose: str, top_k: int, threshold: float
+    ) -> list[list[tuple[str, float]]]:
+        """Per query: up to ``top_k`` (subject, best similarity) at or above ``threshold``, best first."""
+        index = self._synced_index()
+        total = len(index)
+        if total == 0:
+            return [[] for _ in queries]
+        now = isoformat(self._clock())
+        answers: list[list[tuple[str, float]]] = []
+        for query in queries:
+            wanted = min(total, top_k * 4 + 32)
+            while True:
+                ids, sims = index.search(query[None, :], wanted)
+                hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
+                best = self._best_per_subject(hits, purpose, now, threshold)
+                exhausted = wanted >= total or not hits or hits[-1][1] < threshold
+                if len(best) >= top_k or exhausted:
+                    break
+                wanted = min(total, wanted * 4)
+            answers.append(best[:top_k])
+        return answers
+
+    def _best_per_subject(
+        self, hits: list[tuple[int, float]], purpose: str, now: str | None, threshold: float
+    ) -> list[tuple[str, float]]:
+        passing = [(i, s) for i, s in hits if s >= threshold]
+        if not passing:
+            return []
+        marks = ",".join("?" * len(passing))
+        with self.db.read() as conn:
+            owners = {
+                int(r[0]): str(r[1])
+                for r in conn.execute(
+                    f"SELECT t.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
+                    f"WHERE t.id IN ({marks}) AND s.purpose = ? AND (s.expires_at IS NULL OR s.expires_at > ?)",
+                    (*[i for i, _ in passing], purpose, now),
+                )
+            }
+        best: dict[str, float] = {}
+        for template_id, sim in passing:
+            name = owners.get(template_id)
+            if name is not None and sim > best.get(name, -2.0):
+                best[name] = sim
+        return sorted(best.items(), key=lambda item: item[1], reverse=True)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def subjects(self) -> list[Subject]:
+        """Every subject with its consent and template count, by name."""
+        return self._query_subjects("ORDER BY s.name", ())
+
+    def subject(self, name: str) -> Subject:
+        """One subject; raises :class:`NotFound` if there is none of that name."""
+        found = self._query_subjects("WHERE s.name = ?", (_subject_name(name),))
+        if not found:
+            raise NotFound(f"no subject {name!r} in this store")
+        return found[0]
+
+    def _query_subjects(self, clause: str, params: Sequence[Any]) -> list[Subject]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT s.name, s.purpose, s.evidence, s.granted_at, s.expires_at, s.created_at, s.last_seen_at, "
+                f"(SELECT count(*) FROM templates t WHERE t.subject_id = s.id) FROM subjects s {clause}",
+                params,
+            ).fetchall()
+        return [_subject(row) for row in rows]
+
+    def audit(self, *, limit: int | None = None, subject: str | None = None) -> list[AuditEntry]:
+        """Audit rows, newest first; ``subject`` keeps only those that touched or matched that subject."""
+        sql = "SELECT id, at, actor, operation, purpose, subjects, results, detail FROM audit"
+        params: list[Any] = []
+        if subject is not None:
+            sql += " WHERE EXISTS (SELECT 1 FROM json_each(audit.subjects) WHERE value = ?)"
+            params.append(_subject_name(subject))
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self.db.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            AuditEntry(
+                id=int(r[0]),
+                at=datetime.fromisoformat(r[1]),
+                actor=str(r[2]),
+                operation=str(r[3]),
+                purpose=r[4],
+                subjects=tuple(json.loads(r[5])),
+                results=r[6],
+                detail=r[7],
+            )
+            for r in rows
+        ]
+
+    def __len__(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute("SELECT count(*) FROM subjects").fetchone()[0])
+
+    # -- erasure -------------------------------------------------------------------------------
+
+    def erase(self, subject: str, *, actor: str | None = None, reason: str | None = None) -> EraseResult:
+        """Erase ``subject``: consent record, every template, and their bytes from disk.
+
+        Deleted rows are overwritten in the database (``secure_delete``), the vector index is
+        rewritten without them, and the write-ahead log is checkpointed and truncated so no old
+        page image survives. The audit row keeps the name and the fact of erasure, nothing else.
+        """
+        name = _subject_name(subject)
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id FROM subjects WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no subject {name!r} in this store")
+            ids = [
+                int(r[0]) for r in conn.execute("SELECT id FROM templates WHERE subject_id = ?", (row[0],))
+            ]
+            conn.execute("DELETE FROM templates WHERE subject_id = ?", (row[0],))
+            conn.execute("DELETE FROM subjects WHERE id = ?", (row[0],))
+            conn.executemany(
+                "INSERT INTO changes (template_id, op) VALUES (?, 'remove')", [(i,) for i in ids]
+            )
+            self._audit(conn, actor or self.actor, "erase", None, [name], len(ids), _text(reason, "a reason"))
+        self._sync_index(force_save=True)
+        return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.checkpoint())
+
+    # -- the vector index ----------------------------------------------------------------------
+
+    def _synced_index(self) -> VectorIndex:
+        with self._index_lock:
+            self._sync_index()
+            assert self._index is not None
+            return self._index
+
+    def _sync_index(self, *, force_save: bool = False) -> None:
+        """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
+
+        Removals are saved at once, so erased vectors leave the index files too.
+        """
+        with self._index_lock:
+            dim = self._dim()
+            if self._index is None:
+                self._index = VectorIndex.load(self.index_dir, dim=dim) if dim else None
+                if self._index is None:
+                    self._rebuild_locked(dim)
+                    return
+            index = self._index
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    "SELECT seq, template_id, op FROM changes WHERE seq > ? ORDER BY seq", (index.seq,)
+                ).fetchall()
+                if not rows:
+                    if force_save:
+                        self._save_index()
+                    return
+                last = int(rows[-1][0])
+                removed = {int(r[1]) for r in rows if r[2] == "remove"}
+                added = [int(r[1]) for r in rows if r[2] == "add" and int(r[1]) not in removed]
+                ids, vectors = self._vectors(conn, added, dim)
+            if removed:
+                index.remove(np.fromiter(sorted(removed), dtype=np.int64), seq=last)
+            index.add(ids, vectors, seq=last)
+            self._index_dirty = True
+            if removed or force_save:
+                self._save_index()
+
+    def _vectors(self, conn: Any, ids: list[int], dim: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        found: list[int] = []
+        vectors: list[NDArray[np.float32]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for tid, blob in conn.execute(f"SELECT id, vector FROM templates WHERE id IN ({marks})", chunk):
+                found.append(int(tid))
+                vectors.append(_unpack(blob, dim))
+        matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), matrix
+
+    def rebuild_index(self, *, actor: str | None = None) -> int:
+        """Rebuild the vector index from the templates table; returns the number of templates indexed."""
+        with self._index_lock:
+            self._rebuild_locked(self._dim())
+            assert self._index is not None
+            count = len(self._index)
+        with self.db.write() as conn:
+            self._audit(conn, actor or self.actor, "rebuild", None, [], count)
+        return count
+
+    def _rebuild_locked(self, dim: int) -> None:
+        index = VectorIndex(max(dim, 1))
+        with self.db.read() as conn:
+            seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+            ids: list[int] = []
+            vectors: list[NDArray[np.float32]] = []
+            for tid, blob in conn.execute("SELECT id, vector FROM templates ORDER BY id"):
+                ids.append(int(tid))
+                vectors.append(_unpack(blob, dim))
+        matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
+        index.add(np.asarray(ids, dtype=np.int64), matrix, seq=seq)
+        self._index = index
+        self._save_index()
+
+    def _save_index(self) -> None:
+        """Write the index atomically, under a file lock shared with other processes."""
+        assert self._index is not None
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            with (self.index_dir / "lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._index.save(self.index_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot write the vector index in {self.index_dir}: {exc.strerror}") from None
+        self._index_dirty = False
+
+    def indexed_ids(self) -> frozenset[int]:
+        """Ids of the templates the vector index holds (after catching up with the database)."""
+        return frozenset(int(i) for i in self._synced_index().ids())
+
+    def check(self) -> StoreCheck:
+        """Database integrity and agreement between the templates table and the vector index."""
+        integrity = self.db.integrity()
+        with self.db.read() as conn:
+            subjects = int(conn.execute("SELECT count(*) FROM subjects").fetchone()[0])
+            ids = frozenset(int(r[0]) for r in conn.execute("SELECT id FROM templates"))
+        indexed = self.indexed_ids()
+        return StoreCheck(
+            integrity=integrity,
+            subjects=subjects,
+            templates=len(ids),
+            indexed=len(indexed),
+            index_agrees=indexed == ids,
+        )
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        conn: Any,
+        actor: str,
+        operation: str,
+        purpose: str | None,
+        subjects: Sequence[str],
+        results: int | None,
+        detail: str | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit (at, actor, operation, purpose, subjects, results, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                isoformat(self._clock()),
+                actor,
+                operation,
+                purpose,
+                json.dumps(list(subjects)),
+                results,
+                detail,
+            ),
+        )
+
+
+def _subject(row: Sequence[Any]) -> Subject:
+    consent = Consent(
+        purpose=str(row[1]),
+        evidence=row[2],
+        granted_at=datetime.fromisoformat(row[3]),
+        expires_at=_parse_time(row[4]),
+    )
+    return Subject(
+        name=str(row[0]),
+        consent=consent,
+        templates=int(row[7]),
+        created_at=datetime.fromisoformat(row[5]),
+        last_seen_at=datetime.fromisoformat(row[6]),
+    )
+
+
+def _comparable(other: Face, largest: Face) -> bool:
+    """Could ``other`` be the intended face as well as ``largest``? (at least half its size and score)"""
+    return other.box.area >= 0.5 * largest.box.area and other.score >= 0.5 * largest.score
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid())
