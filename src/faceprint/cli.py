@@ -79,7 +79,9 @@ def engine_options(func: F) -> F:
 
 
 def _settings(detector: str | None, upsample: int | None, mirror: bool | None) -> Settings:
-    return Settings.from_env(detector=detector, upsample=upsample, mirror=mirror)
+    ctx = click.get_current_context(silent=True)
+    store = ctx.find_root().params.get("store") if ctx else None
+    return Settings.from_env(detector=detector, upsample=upsample, mirror=mirror, store=store)
 
 
 @contextmanager
@@ -101,7 +103,13 @@ def _emit(record: dict[str, Any]) -> None:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="faceprint")
-def cli() -> None:
+@click.option(
+    "--store",
+    default=None,
+    metavar="PATH",
+    help="The gallery (SQLite file). [env FACEPRINT_STORE, default ~/.local/share/faceprint/faceprint.db]",
+)
+def cli(store: str | None) -> None:
     """faceprint: self-hosted face recognition — detect, embed, verify with calibrated FMR."""
 
 
@@ -348,6 +356,9 @@ def demo(out: Path | None) -> None:
     from .demo import run_demo
 
     run_demo(Console(highlight=False), out_dir=out)
+
+
+from . import cli_gallery  # noqa: E402,F401  (registers the gallery commands)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

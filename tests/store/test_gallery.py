@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import faceprint
+from faceprint.errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound, StoreError
+from faceprint.faces import Template
+from faceprint.imageio import RGBImage
+from faceprint.store import Sample, Store
+from faceprint.store.gallery import default_store_path
+
+
+def test_enrol_then_search_finds_the_person_and_not_a_stranger(
+    store: Store, samples: dict[str, RGBImage]
+) -> None:
+    result = store.enroll("eileen", [samples["astronaut"]], purpose="demo", evidence="signed form 7")
+    assert (result.created, result.added, result.skipped) == (True, 1, 0)
+    store.enroll("grace", [samples["hopper"]], purpose="demo")
+
+    found = store.search(samples["astronaut_copy"], purpose="demo")
+    assert found.matched
+    (face,) = found.faces
+    assert face.box is not None and face.box.area > 1000
+    assert [m.subject for m in face.matches] == ["eileen"]
+    assert face.matches[0].similarity >= found.threshold
+    assert 0 < face.matches[0].fmr <= 1e-3
+
+    store.erase("eileen")
+    again = store.search(samples["astronaut_copy"], purpose="demo")
+    assert not again.matched  # open set: the nearest stranger is not an answer
+
+
+def test_scores_are_per_subject_not_per_template(store: Store, face_samples: dict[str, Sample]) -> None:
+    store.enroll(
+        "obama", [face_samples["barack_obama_1.jpg"], face_samples["barack_obama_2.jpg"]], purpose="p"
+    )
+    store.enroll("chirac", [face_samples["jacques_chirac_1.jpg"]], purpose="p")
+    result = store.search(face_samples["barack_obama_3.jpg"].template, purpose="p", top_k=5, fmr=0.5)
+    names = [m.subject for m in result.faces[0].matches]
+    assert names[0] == "obama" and names.count("obama") == 1
+    sims = [m.similarity for m in result.faces[0].matches]
+    assert sims == sorted(sims, reverse=True)
+    best = max(
+        float(face_samples[f].template.vector @ face_samples["barack_obama_3.jpg"].template.vector)
+        for f in ("barack_obama_1.jpg", "barack_obama_2.jpg")
+    )
+    assert sims[0] == pytest.approx(best, abs=1e-6)
+
+
+def test_identification_on_the_shared_faces(
+    store: Store, face_samples: dict[str, Sample], face_labels: dict[str, str]
+) -> None:
+    """First photo of each person enrolled; every other photo finds its person at FMR 1e-3."""
+    enrolled: set[str] = set()
+    probes = []
+    for file, person in sorted(face_labels.items()):
+        if person in enrolled:
+            probes.append((file, person))
+        else:
+            store.enroll(person, [face_samples[file]], purpose="kyc")
+            enrolled.add(person)
+    assert probes
+    correct = sum(
+        1
+        for file, person in probes
+        if [m.subject for m in store.search(face_samples[file].template, purpose="kyc").faces[0].matches][:1]
+        == [person]
+    )
+    assert correct / len(probes) >= 0.85
+
+
+def test_all_faces_searches_every_face(
+    store: Store, face_samples: dict[str, Sample], faces_dir: Path
+) -> None:
+    store.enroll("chirac", [face_samples["jacques_chirac_1.jpg"]], purpose="p")
+    crowd = faces_dir / "jacques_chirac_3.jpg"
+    largest = store.search(crowd, purpose="p")
+    every = store.search(crowd, purpose="p", all_faces=True)
+    assert len(largest.faces) == 1 and len(every.faces) >= 2
+    assert [m.subject for m in every.faces[0].matches] == ["chirac"]
+    assert not any(f.matches for f in every.faces[1:])
+
+
+def test_consent_is_required_and_purpose_bound(store: Store, package_samples: dict[str, Sample]) -> None:
+    eileen = package_samples["astronaut"]
+    for purpose in ("", "   "):
+        with pytest.raises(ConsentRequired):
+            store.enroll("eileen", [eileen], purpose=purpose)
+    assert store.subjects() == []
+    store.enroll("eileen", [eileen], purpose="access control")
+    with pytest.raises(ConsentRequired, match="access control"):
+        store.enroll("eileen", [package_samples["astronaut_copy"]], purpose="marketing")
+    with pytest.raises(ConsentRequired, match="purposes held"):
+        store.search(eileen.template, purpose="marketing")
+    assert store.search(eileen.template, purpose="access control").matched
+
+
+def test_expired_consent_never_matches(
+    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with Store(tmp_path / "g.db", engine=engine, clock=lambda: now[0]) as store:
+        with pytest.raises(InvalidInput, match="not in the future"):
+            store.enroll("eileen", [package_samples["astronaut"]], purpose="p", expires_at=now[0])
+        store.enroll(
+            "eileen", [package_samples["astronaut"]], purpose="p", expires_at=now[0] + timedelta(days=30)
+        )
+        probe = package_samples["astronaut_copy"].template
+        assert store.search(probe, purpose="p").matched
+        now[0] += timedelta(days=31)
+        assert not store.search(probe, purpose="p").matched
+        with pytest.raises(ConsentRequired, match="expired"):
+            store.enroll("eileen", [package_samples["astronaut_copy"]], purpose="p")
+
+
+def test_reenrolling_the_same_photo_is_skipped(store: Store, samples: dict[str, RGBImage]) -> None:
+    store.enroll("eileen", [samples["astronaut"]], purpose="p")
+    again = store.enroll("eileen", [samples["astronaut"], samples["astronaut_copy"]], purpose="p")
+    assert (again.created, again.added, again.skipped) == (False, 1, 1)
+    assert store.subject("eileen").templates == 2
+
+
+def test_enrolment_is_all_or_nothing(store: Store, samples: dict[str, RGBImage], no_face_png: Path) -> None:
+    with pytest.raises(NoFace):
+        store.enroll("eileen", [samples["astronaut"], no_face_png], purpose="p")
+    assert store.subjects() == [] and store.audit() == []
+
+
+def two_people(samples: dict[str, RGBImage]) -> RGBImage:
+    """Eileen Collins (512 px) beside Grace Hopper scaled so both faces are about the same size."""
+    hopper = np.asarray(Image.fromarray(samples["hopper"]).resize((218, 256)))
+    canvas = np.full((512, 512 + 218, 3), 255, np.uint8)
+    canvas[:, :512] = samples["astronaut"]
+    canvas[:256, 512:] = hopper
+    return canvas
+
+
+def test_a_photo_of_two_people_is_refused_for_enrolment(store: Store, samples: dict[str, RGBImage]) -> None:
+    group = two_people(samples)
+    assert len(store.engine.detect(group)) >= 2
+    with pytest.raises(ManyFaces):
+        store.enroll("someone", [group], purpose="p")
+    assert store.subjects() == []
+    # the astronaut photo's weak second detection (score 0.1) is no rival: it enrols
+    assert store.enroll("eileen", [samples["astronaut"]], purpose="p").added == 1
+    assert store.enroll("grace", [group], purpose="p", largest_face=True).added == 1
+
+
+def test_bad_arguments_are_typed_errors(store: Store, package_samples: dict[str, Sample]) -> None:
+    eileen = package_samples["astronaut"]
+    store.enroll("eileen", [eileen], purpose="p")
+    with pytest.raises(InvalidInput):
+        store.enroll("", [eileen], purpose="p")
+    with pytest.raises(InvalidInput):
+        store.enroll("a\x00b", [eileen], purpose="p")
+    with pytest.raises(InvalidInput):
+        store.enroll("nobody", [], purpose="p")
+    with pytest.raises(InvalidInput):
+        store.search(eileen.template, purpose="p", fmr=2.0)
+    with pytest.raises(InvalidInput):
+        store.search(eileen.template, purpose="p", top_k=0)
+    with pytest.raises(NotFound):
+        store.erase("nobody")
+    with pytest.raises(NotFound):
+        store.subject("nobody")
+
+
+def test_templates_of_another_model_are_refused(store: Store, package_samples: dict[str, Sample]) -> None:
+    store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
+    vector = package_samples["hopper"].template.vector
+    other = Template(vector, "dlib-resnet-v1+mirror")
+    with pytest.raises(StoreError, match="dlib-resnet-v1"):
+        store.enroll("grace", [Sample(other, "x")], purpose="p")
+    with pytest.raises(StoreError):
+        store.search(other, purpose="p")
+
+
+def test_every_operation_is_audited_without_biometric_data(
+    store: Store, package_samples: dict[str, Sample]
+) -> None:
+    store.enroll("eileen", [package_samples["astronaut"]], purpose="p", actor="alice")
+    store.search(package_samples["astronaut_copy"].template, purpose="p", actor="bob")
+    store.search(package_samples["hopper"].template, purpose="p", actor="bob")
+    store.erase("eileen", actor="carol", reason="subject request")
+    entries = store.audit()
+    assert [(e.operation, e.actor, e.subjects, e.results) for e in entries] == [
+        ("erase", "carol", ("eileen",), 1),
+        ("search", "bob", (), 0),
+        ("search", "bob", ("eileen",), 1),
+        ("enroll", "alice", ("eileen",), 1),
+    ]
+    assert entries[0].detail == "subject request" and entries[1].purpose == "p"
+    assert [e.operation for e in store.audit(subject="eileen")] == ["erase", "search", "enroll"]
+    assert len(store.audit(limit=2)) == 2
+    with store.db.read() as conn:
+        cells = [c for row in conn.execute("SELECT * FROM audit") for c in row]
+    assert not any(isinstance(c, bytes) for c in cells)
+    assert not any(isinstance(c, float) for c in cells)
+
+
+def test_empty_gallery_searches_find_no_one(store: Store, package_samples: dict[str, Sample]) -> None:
+    result = store.search(package_samples["astronaut"].template, purpose="p")
+    assert not result.matched and len(result.faces) == 1
+    assert store.check().ok
+
+
+def test_search_many_candidates_still_returns_top_k_subjects(
+    store: Store, package_samples: dict[str, Sample]
+) -> None:
+    """One subject with many near-identical templates must not crowd the others out of the top k."""
+    rng = np.random.default_rng(0)
+    base = package_samples["astronaut"].template.vector
+
+    def near(i: int, scale: float) -> Sample:
+        v = base + rng.normal(0, scale, base.shape).astype(np.float32)
+        return Sample(Template(v / np.linalg.norm(v), base_model(package_samples)), f"s{i}")
+
+    store.enroll("crowd", [near(i, 0.001) for i in range(120)], purpose="p")
+    for i in range(3):
+        store.enroll(f"other{i}", [near(1000 + i, 0.01)], purpose="p")
+    matches = store.search(package_samples["astronaut"].template, purpose="p", top_k=4).faces[0].matches
+    assert [m.subject for m in matches][0] == "crowd"
+    assert sorted(m.subject for m in matches[1:]) == ["other0", "other1", "other2"]
+
+
+def base_model(package_samples: dict[str, Sample]) -> str:
+    return package_samples["astronaut"].template.model
+
+
+def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_store_path() == tmp_path / "faceprint" / "faceprint.db"
+    monkeypatch.setenv("FACEPRINT_STORE", str(tmp_path / "x.db"))
+    with faceprint.open_store() as store:
+        assert store.path == tmp_path / "x.db"
+
+
+def test_subjects_lists_consent(store: Store, package_samples: dict[str, Sample]) -> None:
+    expires = datetime.now(UTC) + timedelta(days=365)
+    store.enroll("eileen", [package_samples["astronaut"]], purpose="p", evidence="form", expires_at=expires)
+    (subject,) = store.subjects()
+    assert subject.name == "eileen" and subject.templates == 1
+    assert subject.consent.evidence == "form" and subject.consent.expires_at == expires
+    assert subject.to_json()["consent"]["purpose"] == "p"
+    assert len(store) == 1
