@@ -224,7 +224,7 @@ def test_search_many_candidates_still_returns_top_k_subjects(
     for i in range(3):
         store.enroll(f"other{i}", [near(1000 + i, 0.01)], purpose="p")
     matches = store.search(package_samples["astronaut"].template, purpose="p", top_k=4).faces[0].matches
-    assert [m.subject for m in matches][0] == "crowd"
+    assert matches[0].subject == "crowd"
     assert sorted(m.subject for m in matches[1:]) == ["other0", "other1", "other2"]
 
 

@@ -37,7 +37,7 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "photo.db"
     path.write_bytes(b"\xff\xd8\xff\xe0 this is a jpeg, not a database" * 100)
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="photo.db"):
+    with pytest.raises(StoreError, match=r"photo\.db"):
         faceprint.open_store(path)
     assert path.read_bytes() == before
 
@@ -51,7 +51,8 @@ def test_failed_write_rolls_back(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM meta WHERE key = 'x'").fetchone()[0] == 0
     with pytest.raises(StoreError, match="nothing was changed"), db.write() as conn:
         conn.execute(
-            "INSERT INTO subjects (name, purpose, granted_at, created_at, last_seen_at) VALUES ('a', '', 'now', 'now', 'now')"
+            "INSERT INTO subjects (name, purpose, granted_at, created_at, last_seen_at) "
+            "VALUES ('a', '', 'now', 'now', 'now')"
         )
     db.close()
     with pytest.raises(StoreError, match="closed"), db.read():
