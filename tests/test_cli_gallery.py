@@ -38,7 +38,7 @@ def test_enroll_search_erase_round_trip(
     assert code == 0 and "eileen: created, 1 face(s) enrolled" in out
     assert run(*gallery, "enroll", "grace", str(images["hopper"]), "--purpose", "access")[0] == 0
 
-    code, out, err = run(
+    code, out, _ = run(
         *gallery,
         "search",
         str(images["astronaut_copy"]),

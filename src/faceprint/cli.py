@@ -344,6 +344,46 @@ def evaluate_lfw_command(
     )
 
 
+@evaluate.command("identify")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--fmr", type=float, default=1e-3, show_default=True, help="faceprint's operating point to report."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores).")
+@engine_options
+def evaluate_identify_command(
+    directory: Path,
+    fmr: float,
+    as_json: bool,
+    workers: int | None,
+    detector: str | None,
+    upsample: int | None,
+    mirror: bool | None,
+) -> None:
+    """1:N identification on a folder of people (LFW layout): rank-1, FNIR at FPIR, vs face_recognition."""
+    from .identification import evaluate_identification
+
+    settings = _settings(detector, upsample, mirror)
+    with _progress("embedding", None) as (advance, set_total):
+        report = evaluate_identification(
+            directory, settings=settings, fmr=fmr, workers=workers, progress=advance, on_total=set_total
+        )
+    if as_json:
+        _emit(report.to_json())
+        return
+    click.echo(
+        f"1:N on {directory}: {report.gallery} people enrolled, {report.mated} mated probes, "
+        f"{report.non_mated} strangers (model {report.model})"
+    )
+    click.echo(f"closed-set rank-1 {report.rank1:.4f}")
+    click.echo("FNIR at FPIR: " + ", ".join(f"{k}: {v:.4f}" for k, v in report.fnir_at_fpir.items()))
+    for point in report.points:
+        click.echo(
+            f"  {point.name:36s} threshold {point.threshold:.4f}  FPIR {point.fpir:.4f}  FNIR {point.fnir:.4f}"
+        )
+
+
 @cli.command()
 @click.option(
     "--out",

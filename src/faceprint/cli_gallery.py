@@ -130,6 +130,12 @@ def enroll(
 @click.option(
     "--fmr", type=float, default=1e-3, show_default=True, help="False match rate per comparison (threshold)."
 )
+@click.option(
+    "--fpir",
+    type=float,
+    default=None,
+    help="Bound the share of strangers given a name instead: threshold at FMR = FPIR / subjects.",
+)
 @click.option("--all-faces", is_flag=True, help="Search every face of each image, not only the largest.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per image.")
 @engine_options
@@ -138,6 +144,7 @@ def search(
     purpose: str,
     top_k: int,
     fmr: float,
+    fpir: float | None,
     all_faces: bool,
     as_json: bool,
     detector: str | None,
@@ -151,7 +158,9 @@ def search(
     with _open(detector, upsample, mirror) as store, _progress("searching", len(images)) as (advance, _):
         for image in images:
             try:
-                result = store.search(image, purpose=purpose, top_k=top_k, fmr=fmr, all_faces=all_faces)
+                result = store.search(
+                    image, purpose=purpose, top_k=top_k, fmr=fmr, fpir=fpir, all_faces=all_faces
+                )
             except FaceprintError as exc:
                 if exc.code in ("consent_required", "store_error", "invalid_input"):
                     raise  # the same for every image: stop

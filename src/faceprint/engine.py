@@ -85,6 +85,11 @@ class Engine:
         return self._embedder_model().model_id + ("+mirror" if self.settings.mirror else "")
 
     @property
+    def dim(self) -> int:
+        """Length of this engine's templates."""
+        return self._embedder_model().dim
+
+    @property
     def calibration(self) -> Calibration:
         """The score <-> FMR table of this engine's embedding model."""
         if self._calibration is None:

@@ -144,10 +144,15 @@ def _init_worker(settings: Settings) -> None:
     _worker_engines["cnn"] = Engine(dataclasses.replace(settings, detector="cnn"))  # loads on first use
 
 
-def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box, str]:
-    """The labelled face's box in an LFW image, and how it was found: "detector", "cnn" or "box"."""
+def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box | None, str]:
+    """The labelled face's box in an LFW image, and how it was found: "detector", "cnn" or "box".
+
+    Images that are not LFW's 250x250 crops get their largest face, or ``(None, "none")``.
+    """
     how = "detector"
     faces = engine.detect(image)
+    if image.shape[:2] != (250, 250):
+        return (faces[0].box, how) if faces else (None, "none")
     if not faces and engine.settings.detector != "cnn":
         faces, how = fallback.detect(image), "cnn"
     if not faces:
@@ -159,6 +164,8 @@ def _embed_one(path: str) -> tuple[NDArray[np.float32], str]:
     engine = _worker_engines["main"]
     rgb = engine.load_image(path)
     box, how = lfw_face(engine, _worker_engines["cnn"], rgb)
+    if box is None:
+        return np.zeros(engine.dim, dtype=np.float32), how
     face = engine.embed(rgb, boxes=[box])[0]
     assert face.template is not None
     return face.template.vector, how
@@ -174,8 +181,9 @@ def embed_lfw_images(
 ) -> tuple[NDArray[np.float32], dict[str, int]]:
     """Templates (one row per file, in order) of LFW images, and how their faces were found.
 
-    The counts are keyed "detector" (the configured one), "cnn" (CNN fallback) and "box" (the
-    central box, where no detector found a face).
+    The counts are keyed "detector" (the configured one), "cnn" (CNN fallback), "box" (the
+    central box, where no detector found a face) and "none" (a photo that is not an LFW crop and
+    has no face: its row is all zeros).
 
     Runs ``workers`` processes (default: every core), each with its own engine.
     """
@@ -205,7 +213,7 @@ def embed_lfw_images(
         except cf.process.BrokenProcessPool as exc:
             raise FaceprintError(f"an embedding worker died ({exc})") from None
     matrix = np.vstack(vectors).astype(np.float32)
-    return matrix, {k: fallbacks[k] for k in ("detector", "cnn", "box")}
+    return matrix, {k: fallbacks[k] for k in ("detector", "cnn", "box", "none")}
 
 
 # -- the protocol --------------------------------------------------------------------------------

@@ -335,13 +335,16 @@ class Store:
         actor: str | None = None,
         top_k: int = 5,
         fmr: float = 1e-3,
+        fpir: float | None = None,
         all_faces: bool = False,
     ) -> SearchResult:
         """Who is the face in ``probe``? Subjects whose best template passes the threshold at ``fmr``.
 
         Open-set: a face nobody passes for gets no matches. Only subjects whose consent covers
         ``purpose`` and has not expired are candidates. ``fmr`` is per comparison: against ``N``
-        subjects the chance that a stranger matches someone is about ``N * fmr``. An image is
+        subjects the chance that a stranger matches someone is about ``N * fmr``; give ``fpir``
+        instead to bound that chance (the threshold is then set at ``fmr = fpir / N`` for the
+        ``N`` subjects eligible for ``purpose``). An image is
         searched by its largest face, or by every face with ``all_faces``. Every search writes an
         audit row (who, when, purpose, number of faces matched; never the probe).
         """
@@ -350,6 +353,10 @@ class Store:
             raise InvalidInput(f"top_k must be between 1 and 100, not {top_k}")
         model = self.model_id
         calibration = self._calibration(model or self.engine.model_id)
+        if fpir is not None:
+            if not 0.0 < fpir < 1.0:
+                raise InvalidInput(f"fpir must be between 0 and 1 (exclusive), not {fpir}")
+            fmr = fpir / max(1, self._eligible(purpose))
         threshold = calibration.threshold(fmr)  # validates fmr before any image work
         self._check_purpose(purpose)
         faces = self._probe_faces(probe, all_faces=all_faces)
@@ -386,7 +393,16 @@ class Store:
             self._audit(
                 conn, actor or self.actor, "search", purpose, matched, sum(1 for r in results if r.matches)
             )
-        return SearchResult(faces=tuple(results), fmr=fmr, threshold=threshold)
+        return SearchResult(faces=tuple(results), fmr=fmr, threshold=threshold, fpir=fpir)
+
+    def _eligible(self, purpose: str) -> int:
+        """How many subjects a search for ``purpose`` compares against (consented, not expired)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM subjects WHERE purpose = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (purpose, isoformat(self._clock())),
+            ).fetchone()
+        return int(row[0])
 
     def _check_purpose(self, purpose: str) -> None:
         with self.db.read() as conn:

@@ -111,8 +111,9 @@ class SearchResult:
     """The answer to one search: every probe face searched, the threshold and FMR it was run at."""
 
     faces: tuple[FaceSearch, ...]
-    fmr: float
-    threshold: float
+    fmr: float  # per comparison
+    threshold: float  # similarity
+    fpir: float | None = None  # the bound asked for, when the threshold was set by FPIR
 
     @property
     def matched(self) -> bool:
