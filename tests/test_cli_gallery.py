@@ -120,3 +120,17 @@ def test_enroll_from_csv_reports_failures(
     assert "bad:" in err
     code, out, _ = run(*gallery, "enroll", "--from-csv", str(csv), "--purpose", "p")
     assert "enrolled 0 face(s) into 0 subject(s); 2 already enrolled, 1 failed" in out
+
+
+def test_demo_searches_the_store_and_leaves_no_subject(gallery: list[str]) -> None:
+    code, out, _ = run(*gallery, "demo")
+    assert code == 0
+    assert "demo: Eileen Collins" in out and "no match" in out
+    assert run(*gallery, "subjects", "--json")[1] == ""
+    code, out, _ = run(*gallery, "audit", "--json")
+    assert [json.loads(line)["operation"] for line in out.splitlines()] == [
+        "erase",
+        "search",
+        "search",
+        "enroll",
+    ]

@@ -50,6 +50,4 @@ def test_people_folders_refuses_what_is_not_a_people_folder(tmp_path: Path) -> N
     (tmp_path / "solo").mkdir()
     (tmp_path / "solo" / "a.jpg").write_bytes(b"x")
     with pytest.raises(InvalidInput, match="two or more"):
-        evaluate_identification(
-            tmp_path, embeddings=(["solo/a.jpg"], __import__("numpy").ones((1, 128), "float32"))
-        )
+        evaluate_identification(tmp_path, embeddings=(["solo/a.jpg"], np.ones((1, 128), "float32")))

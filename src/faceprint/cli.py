@@ -392,10 +392,18 @@ def evaluate_identify_command(
     help="Also write the annotated demo images into this directory.",
 )
 def demo(out: Path | None) -> None:
-    """Detect and verify faces on sample photos that ship with installed packages."""
-    from .demo import run_demo
+    """Detect, verify and search faces on sample photos that ship with installed packages.
 
-    run_demo(Console(highlight=False), out_dir=out)
+    The search runs in the gallery store (--store): the demo subject is enrolled, searched and
+    erased again.
+    """
+    from .demo import run_demo
+    from .store import open_store
+
+    settings = _settings(None, None, None)
+    engine = Engine(settings)
+    with open_store(engine=engine, actor="cli:demo") as store:
+        run_demo(Console(highlight=False), out_dir=out, engine=engine, store=store)
 
 
 from . import cli_gallery  # noqa: E402,F401  (registers the gallery commands)

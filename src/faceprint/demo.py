@@ -19,6 +19,7 @@ from .draw import draw_faces, save_image
 from .engine import Engine
 from .errors import ModelError
 from .imageio import RGBImage, decode, load_image
+from .store import Store
 
 __all__ = ["run_demo", "sample_images"]
 
@@ -48,8 +49,14 @@ def _changed_copy(rgb: RGBImage) -> RGBImage:
     return decode(buf.getvalue(), name="changed copy")
 
 
-def run_demo(console: Console, *, out_dir: Path | None = None, engine: Engine | None = None) -> None:
-    """Detect faces on the sample photos, verify two pairs, and print a short report."""
+def run_demo(
+    console: Console, *, out_dir: Path | None = None, engine: Engine | None = None, store: Store | None = None
+) -> None:
+    """Detect faces on the sample photos, verify two pairs, search a gallery, and print a report.
+
+    With a ``store``, the astronaut is enrolled (purpose "faceprint demo"), both other photos
+    are searched, and the demo subject is erased again, leaving only audit rows.
+    """
     engine = engine or Engine()
     console.print("[bold]faceprint demo[/bold]: dlib's CC0 models, running on this machine only.\n")
     images = sample_images()
@@ -100,5 +107,39 @@ def run_demo(console: Console, *, out_dir: Path | None = None, engine: Engine | 
         f"\nThresholds come from {calibration.n_impostor:,} impostor pairs measured on LFW "
         f"(see docs/calibration.md); nothing left this machine."
     )
+    if store is not None:
+        _gallery_demo(console, store, images)
     if out_dir is not None:
         console.print(f"Annotated images written to {out_dir}/")
+
+
+def _gallery_demo(console: Console, store: Store, images: dict[str, RGBImage]) -> None:
+    purpose, subject = "faceprint demo", "demo: Eileen Collins"
+    names = list(images)
+    store.enroll(subject, [images[names[0]]], purpose=purpose, evidence="public sample photo (scikit-image)")
+    table = Table(title=f"1:N search in {store.path} (purpose {purpose!r}, FMR 1e-3)", title_justify="left")
+    for column in ("probe", "answer", "similarity", "FMR at score"):
+        table.add_column(column)
+    for name in names[1:]:
+        result = store.search(images[name], purpose=purpose)
+        matches = result.faces[0].matches
+        if matches:
+            table.add_row(
+                name,
+                f"[green]{matches[0].subject}[/green]",
+                f"{matches[0].similarity:.3f}",
+                f"{matches[0].fmr:.1e}",
+            )
+        else:
+            table.add_row(name, "[yellow]no match[/yellow] (not enrolled)", "-", "-")
+    console.print(table)
+    erased = store.erase(subject, reason="end of demo")
+    entries = [e for e in store.audit(limit=4) if subject in e.subjects or e.purpose == purpose]
+    console.print(
+        f"Erased {erased.subject!r} ({erased.templates} template, bytes overwritten). Audit rows kept, "
+        "without biometric data:"
+    )
+    for entry in reversed(entries):
+        console.print(
+            f"  {entry.at:%H:%M:%S} {entry.actor} {entry.operation} {', '.join(entry.subjects) or '-'}"
+        )

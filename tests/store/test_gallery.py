@@ -248,3 +248,20 @@ def test_subjects_lists_consent(store: Store, package_samples: dict[str, Sample]
     assert subject.consent.evidence == "form" and subject.consent.expires_at == expires
     assert subject.to_json()["consent"]["purpose"] == "p"
     assert len(store) == 1
+
+
+def test_fpir_sets_the_threshold_from_the_gallery_size(
+    store: Store, package_samples: dict[str, Sample]
+) -> None:
+    for i in range(4):
+        store.enroll(f"s{i}", [package_samples["hopper"]], purpose="p")
+    store.enroll("other-purpose", [package_samples["hopper"]], purpose="q")  # not compared: not counted
+    probe = package_samples["hopper"].template
+    result = store.search(probe, purpose="p", fpir=0.004)
+    assert result.fmr == pytest.approx(0.001) and result.fpir == 0.004
+    assert result.threshold == store.engine.calibration.threshold(0.001)
+    assert len(result.faces[0].matches) == 4
+    with pytest.raises(InvalidInput):
+        store.search(probe, purpose="p", fpir=1.5)
+    with pytest.raises(InvalidInput, match="resolves"):
+        store.search(probe, purpose="p", fpir=1e-9)
