@@ -265,3 +265,16 @@ def test_fpir_sets_the_threshold_from_the_gallery_size(
         store.search(probe, purpose="p", fpir=1.5)
     with pytest.raises(InvalidInput, match="resolves"):
         store.search(probe, purpose="p", fpir=1e-9)
+
+
+def test_enroll_many_is_one_all_or_nothing_batch(store: Store, package_samples: dict[str, Sample]) -> None:
+    eileen, grace = package_samples["astronaut"], package_samples["hopper"]
+    wrong = Sample(Template(grace.template.vector, "dlib-resnet-v1+mirror"), "w")
+    with pytest.raises(StoreError):
+        store.enroll_many([("a", [eileen]), ("b", [grace]), ("c", [wrong])], purpose="p")
+    assert store.subjects() == []
+    results = store.enroll_many([("a", [eileen]), ("b", [grace])], purpose="p")
+    assert [(r.subject, r.created, r.added) for r in results] == [("a", True, 1), ("b", True, 1)]
+    assert [m.subject for m in store.search(eileen.template, purpose="p").faces[0].matches] == ["a"]
+    with pytest.raises(InvalidInput):
+        store.enroll_many([("d", [])], purpose="p")

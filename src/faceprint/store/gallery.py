@@ -232,6 +232,47 @@ class Store:
         existing subject keeps its consent; enrolling it for another purpose is refused.
         """
         name = _subject_name(subject)
+        consent = self._consent(purpose, evidence, expires_at)
+        samples = [
+            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
+            for item in images
+        ]
+        if not samples:
+            raise InvalidInput("nothing to enrol: give at least one image")
+        with self.db.write() as conn:
+            result = self._write_enrolment(conn, name, samples, consent, actor or self.actor)
+        if result.added:
+            self._sync_index()
+        return result
+
+    def enroll_many(
+        self,
+        entries: Iterable[tuple[str, Sequence[Sample]]],
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> list[EnrollResult]:
+        """Enrol many subjects from ready templates in **one** transaction (imports, migrations).
+
+        Same rules as :meth:`enroll` per subject; all or nothing for the whole batch. Use batches
+        of thousands: one transaction (one fsync) per batch instead of per subject.
+        """
+        consent = self._consent(purpose, evidence, expires_at)
+        batch = [(_subject_name(name), list(samples)) for name, samples in entries]
+        if any(not samples for _, samples in batch):
+            raise InvalidInput("nothing to enrol: every subject needs at least one template")
+        with self.db.write() as conn:
+            results = [
+                self._write_enrolment(conn, name, samples, consent, actor or self.actor)
+                for name, samples in batch
+            ]
+        if any(r.added for r in results):
+            self._sync_index()
+        return results
+
+    def _consent(self, purpose: str, evidence: str | None, expires_at: datetime | None) -> Consent:
         purpose = _purpose(purpose)
         evidence = _text(evidence, "evidence")
         now = self._clock()
@@ -240,17 +281,7 @@ class Store:
                 raise InvalidInput("expires_at must carry a time zone")
             if expires_at <= now:
                 raise InvalidInput(f"consent expiry {isoformat(expires_at)} is not in the future")
-        samples = [
-            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
-            for item in images
-        ]
-        if not samples:
-            raise InvalidInput("nothing to enrol: give at least one image")
-        consent = Consent(purpose=purpose, granted_at=now, evidence=evidence, expires_at=expires_at)
-        result = self._write_enrolment(name, samples, consent, actor or self.actor)
-        if result.added:
-            self._sync_index()
-        return result
+        return Consent(purpose=purpose, granted_at=now, evidence=evidence, expires_at=expires_at)
 
     def enrolled_sources(self, subject: str) -> frozenset[str]:
         """Content hashes of the images already enrolled for ``subject`` (empty if unknown)."""
@@ -262,56 +293,54 @@ class Store:
         return frozenset(str(r[0]) for r in rows)
 
     def _write_enrolment(
-        self, name: str, samples: list[Sample], consent: Consent, actor: str
+        self, conn: Any, name: str, samples: list[Sample], consent: Consent, actor: str
     ) -> EnrollResult:
+        """Write one subject's enrolment inside the caller's transaction."""
         model = samples[0].template.model
         dim = samples[0].template.dim
         if any(s.template.model != model for s in samples):
             raise InvalidInput("the templates of one enrolment come from different models")
         now = isoformat(consent.granted_at)
-        with self.db.write() as conn:
-            self._claim_model(conn, model, dim)
-            row = conn.execute(
-                "SELECT id, purpose, expires_at FROM subjects WHERE name = ?", (name,)
-            ).fetchone()
-            created = row is None
-            if row is None:
-                cur = conn.execute(
-                    "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
-                    "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+        self._claim_model(conn, model, dim)
+        row = conn.execute("SELECT id, purpose, expires_at FROM subjects WHERE name = ?", (name,)).fetchone()
+        created = row is None
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
+                "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+            )
+            subject_id = int(cur.lastrowid or 0)
+        else:
+            subject_id, held, expires = int(row[0]), str(row[1]), _parse_time(row[2])
+            if held != consent.purpose:
+                raise ConsentRequired(
+                    f"subject {name!r} consented to the purpose {held!r}, not {consent.purpose!r}; "
+                    "a new purpose needs a new consent (erase and enrol again)"
                 )
-                subject_id = int(cur.lastrowid or 0)
-            else:
-                subject_id, held, expires = int(row[0]), str(row[1]), _parse_time(row[2])
-                if held != consent.purpose:
-                    raise ConsentRequired(
-                        f"subject {name!r} consented to the purpose {held!r}, not {consent.purpose!r}; "
-                        "a new purpose needs a new consent (erase and enrol again)"
-                    )
-                if expires is not None and expires <= consent.granted_at:
-                    raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(expires)}")
-            known = {
-                str(r[0])
-                for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
-            }
-            added = skipped = 0
-            for sample in samples:
-                if sample.source in known:
-                    skipped += 1
-                    continue
-                known.add(sample.source)
-                box = None if sample.box is None else json.dumps([round(v, 2) for v in sample.box.as_list()])
-                cur = conn.execute(
-                    "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (subject_id, model, _pack(sample.template), sample.source, box, now),
-                )
-                conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (cur.lastrowid,))
-                added += 1
-            if added:
-                conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
-                self._audit(conn, actor, "enroll", consent.purpose, [name], added)
+            if expires is not None and expires <= consent.granted_at:
+                raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(expires)}")
+        known = {
+            str(r[0])
+            for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
+        }
+        added = skipped = 0
+        for sample in samples:
+            if sample.source in known:
+                skipped += 1
+                continue
+            known.add(sample.source)
+            box = None if sample.box is None else json.dumps([round(v, 2) for v in sample.box.as_list()])
+            cur = conn.execute(
+                "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (subject_id, model, _pack(sample.template), sample.source, box, now),
+            )
+            conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (cur.lastrowid,))
+            added += 1
+        if added:
+            conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
+            self._audit(conn, actor, "enroll", consent.purpose, [name], added)
         return EnrollResult(subject=name, created=created, added=added, skipped=skipped)
 
     def _claim_model(self, conn: Any, model: str, dim: int) -> None:
