@@ -395,9 +395,9 @@ class VectorIndex:
                         _MAGIC,
                         struct.pack("<I", len(encoded)),
                         encoded,
-                        self._ids[: self._count].data.cast("B"),
-                        self._vectors[: self._count].data.cast("B"),
-                        ann.data,
+                        _raw(self._ids[: self._count]),
+                        _raw(self._vectors[: self._count]),
+                        _raw(ann),
                     ):
                         digest.update(part)
                         fh.write(part)
@@ -451,11 +451,11 @@ class VectorIndex:
             return None
         index = cls(dim, **tuning)
         index._grow(count)
-        read_exact(index._ids[:count].data.cast("B"))
-        read_exact(index._vectors[:count].data.cast("B"))
+        read_exact(_raw(index._ids[:count]))
+        read_exact(_raw(index._vectors[:count]))
         ann = np.empty(ann_bytes, dtype=np.uint8)
         if ann_bytes:
-            read_exact(ann.data)
+            read_exact(_raw(ann))
         if fh.read() != digest.digest():
             return None
         index._count = count
@@ -479,3 +479,8 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _raw(array: NDArray[Any]) -> memoryview:
+    """The bytes of a C-contiguous array, as a writable view (also for zero-length arrays)."""
+    return array.reshape(-1).view(np.uint8).data
