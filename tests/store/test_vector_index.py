@@ -141,6 +141,16 @@ def test_add_after_training_does_not_retrain_until_four_times_larger() -> None:
     assert not index.approximate and sorted(index.ids().tolist()) == ids[23_000:].tolist()
 
 
+def test_reserve_allocates_once() -> None:
+    vectors = clustered(3_000, seed=6)
+    index = VectorIndex(DIM)
+    index.reserve(3_000)
+    buffer = index._vectors
+    for start in range(0, 3_000, 100):
+        index.add(np.arange(start, start + 100, dtype=np.int64), vectors[start : start + 100], seq=start)
+    assert index._vectors is buffer and len(index) == 3_000
+
+
 def test_adding_an_existing_id_replaces_its_vector() -> None:
     vectors = clustered(20, seed=2)
     index = VectorIndex(DIM)

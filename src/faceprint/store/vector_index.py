@@ -135,6 +135,7 @@ class VectorIndex:
     size at training, about ``2 * sqrt(n)`` rounded to a power of two, 64 to 4096). ``nprobe``: cells
     visited per query. ``rerank``: candidates re-scored exactly per query (at least ``k``).
     ``retrain_growth``: retrain once the size exceeds this multiple of the size at training.
+    ``encoding``: faiss's code for the IVF lists (``SQ8``: 1 byte per dimension; ``PQ32``: 32 bytes).
     ``threads``: faiss's OpenMP thread count (process-wide), unchanged when None.
     """
 
@@ -147,6 +148,7 @@ class VectorIndex:
         nprobe: int = 16,
         rerank: int = 64,
         retrain_growth: float = 4.0,
+        encoding: str = "SQ8",
         threads: int | None = None,
     ) -> None:
         if dim < 1 or exact_below < 1 or nprobe < 1 or rerank < 1 or retrain_growth <= 1:
@@ -159,6 +161,11 @@ class VectorIndex:
         self.nprobe = nprobe
         self.rerank = rerank
         self.retrain_growth = retrain_growth
+        try:
+            faiss.extract_index_ivf(faiss.index_factory(dim, f"IVF1,{encoding}", faiss.METRIC_INNER_PRODUCT))
+        except RuntimeError as exc:
+            raise InvalidInput(f"not a faiss IVF encoding for dim {dim}: {encoding!r}") from exc
+        self.encoding = encoding
         if threads is not None:
             if threads < 1:
                 raise InvalidInput("threads must be positive")
@@ -277,6 +284,11 @@ class VectorIndex:
                 self._trained_at = 0
             self._seq = seq
 
+    def reserve(self, capacity: int) -> None:
+        """Allocate room for ``capacity`` vectors up front (a rebuild from the database knows its size)."""
+        with self._lock.write():
+            self._grow(capacity)
+
     def rebuild(self) -> None:
         """Retrain the approximate index from the stored vectors (or drop it below ``exact_below``)."""
         with self._lock.write():
@@ -322,11 +334,10 @@ class VectorIndex:
     def _train(self) -> None:
         n = self._count
         nlist = min(self._nlist_for(n), max(1, n // 39))
-        quantizer = faiss.IndexFlatIP(self.dim)
-        ann = faiss.IndexIVFScalarQuantizer(
-            quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-        ann.cp.max_points_per_centroid = 64  # train on a sample: seconds, not minutes, at 1M
+        ann = faiss.index_factory(self.dim, f"IVF{nlist},{self.encoding}", faiss.METRIC_INNER_PRODUCT)
+        faiss.extract_index_ivf(
+            ann
+        ).cp.max_points_per_centroid = 64  # train on a sample: seconds, not minutes, at 1M
         sample = min(n, nlist * 64)
         rng = np.random.default_rng(n)
         picked = np.sort(rng.choice(n, size=sample, replace=False)) if sample < n else np.arange(n)
