@@ -8,9 +8,11 @@ Search is exact below ``exact_below`` vectors: a chunked matrix product with a p
 Above it, a faiss IVF index with 8-bit scalar quantisation (``IVF{nlist},SQ8``, inner product)
 proposes ``rerank`` candidates per query and they are re-scored exactly from the float32 matrix,
 so every similarity returned is exact; only which neighbours are found is approximate.
-IVF was chosen over HNSW (faiss, usearch) by measurement (``bench/bench_index.py``): it builds a
-million templates in well under a minute on two cores, answers in about a millisecond, and really
-deletes (``remove_ids``), which erasure requires.
+IVF was chosen over HNSW (faiss, usearch) by measurement (``bench/bench_index.py``, 1M clustered
+128-d templates with LFW ones mixed in, 2 busy cores): recall@1 0.997 (synthetic genuine) and 1.0
+(real LFW probes) at nprobe 32, 0.7 ms per query, ~0.8 GB resident, 1.5 min to train from scratch
+(HNSW: 7-8 min to build), and it really deletes (``remove_ids``), which erasure requires: faiss
+HNSW cannot delete and usearch's removal leaves the vector's bytes in its saved file.
 
 Policy:
 - the IVF index is trained when the size first reaches ``exact_below``; later ``add`` calls add to
@@ -145,7 +147,7 @@ class VectorIndex:
         *,
         exact_below: int = 20_000,
         nlist: int | None = None,
-        nprobe: int = 16,
+        nprobe: int = 32,
         rerank: int = 64,
         retrain_growth: float = 4.0,
         encoding: str = "SQ8",
