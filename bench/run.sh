@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Run the engine benchmark side by side with the face_recognition library (the peer, same dlib
-# models) on the same images. Installs the peer into ./.venv without its 'dlib' source build
-# (dlib-bin provides the dlib module). Arguments go to bench/bench_engine.py.
+# Side-by-side benchmarks. Installs the peers into ./.venv when missing.
+#   bash bench/run.sh [ARGS]        engine vs the face_recognition library (same dlib models, same
+#                                   images); installed without its 'dlib' source build (dlib-bin
+#                                   provides the dlib module). ARGS go to bench/bench_engine.py.
+#   bash bench/run.sh index [ARGS]  the gallery's vector index at 1M templates: faiss IVF and HNSW,
+#                                   usearch, numpy brute force. ARGS go to bench/bench_index.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
+if [ "${1:-}" = index ]; then
+  shift
+  python -c "import usearch" 2>/dev/null ||
+    python -m pip install --quiet --disable-pip-version-check "usearch==2.26.6"
+  exec nice python bench/bench_index.py "$@"
+fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"
 exec python bench/bench_engine.py "$@"
