@@ -143,6 +143,7 @@ class Store:
         self._index: VectorIndex | None = None
         self._index_lock = threading.RLock()
         self._index_dirty = False
+        self._calibrations: dict[str, Calibration] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -183,9 +184,11 @@ class Store:
         return 0 if dim is None else int(dim)
 
     def _calibration(self, model: str) -> Calibration:
-        if self._engine is not None and self._engine.model_id == model:
-            return self._engine.calibration
-        return load_calibration(model)
+        if model not in self._calibrations:
+            engine = self._engine
+            known = engine is not None and engine.model_id == model
+            self._calibrations[model] = engine.calibration if engine and known else load_calibration(model)
+        return self._calibrations[model]
 
     # -- enrolment -----------------------------------------------------------------------------
 
@@ -373,9 +376,29 @@ class Store:
         ``purpose`` and has not expired are candidates. ``fmr`` is per comparison: against ``N``
         subjects the chance that a stranger matches someone is about ``N * fmr``; give ``fpir``
         instead to bound that chance (the threshold is then set at ``fmr = fpir / N`` for the
-        ``N`` subjects eligible for ``purpose``). An image is
-        searched by its largest face, or by every face with ``all_faces``. Every search writes an
-        audit row (who, when, purpose, number of faces matched; never the probe).
+        ``N`` subjects eligible for ``purpose``). An image is searched by its largest face, or
+        by every face with ``all_faces``. Every search writes an audit row (who, when, purpose,
+        subjects matched, number of faces matched; never the probe), durably, before it returns.
+        """
+        return self.search_many(
+            [probe], purpose=purpose, actor=actor, top_k=top_k, fmr=fmr, fpir=fpir, all_faces=all_faces
+        )[0]
+
+    def search_many(
+        self,
+        probes: Sequence[Probe],
+        *,
+        purpose: str,
+        actor: str | None = None,
+        top_k: int = 5,
+        fmr: float = 1e-3,
+        fpir: float | None = None,
+        all_faces: bool = False,
+    ) -> list[SearchResult]:
+        """:meth:`search` for several probes, with one audit row each written in one transaction.
+
+        Raises on the first probe that fails (nothing is audited then): use :meth:`search` per
+        probe to go on past bad images.
         """
         purpose = _purpose(purpose)
         if not 1 <= top_k <= 100:
@@ -388,41 +411,45 @@ class Store:
             fmr = fpir / max(1, self._eligible(purpose))
         threshold = calibration.threshold(fmr)  # validates fmr before any image work
         self._check_purpose(purpose)
-        faces = self._probe_faces(probe, all_faces=all_faces)
-        if model is not None:
+        answers: list[SearchResult] = []
+        for probe in probes:
+            faces = self._probe_faces(probe, all_faces=all_faces)
             for face in faces:
                 assert face.template is not None
-                if face.template.model != model:
+                if model is not None and face.template.model != model:
                     raise StoreError(
                         f"this store holds {model} templates; the probe is {face.template.model}"
                     )
-        results: list[FaceSearch] = []
-        if model is not None and faces:
-            queries = np.stack([f.template.vector for f in faces if f.template is not None])
-            for face, matches in zip(faces, self._identify(queries, purpose, top_k, threshold), strict=True):
-                results.append(
-                    FaceSearch(
-                        box=face.box if face.box.width > 0 else None,
-                        matches=tuple(
-                            SubjectMatch(name, float(sim), calibration.fmr(float(sim)))
-                            for name, sim in matches
-                        ),
-                    )
+            found: list[list[tuple[str, float]]] = [[] for _ in faces]
+            if model is not None:
+                queries = np.stack([f.template.vector for f in faces if f.template is not None])
+                found = self._identify(queries, purpose, top_k, threshold)
+            results = tuple(
+                FaceSearch(
+                    box=face.box if face.box.width > 0 else None,
+                    matches=tuple(SubjectMatch(name, sim, calibration.fmr(sim)) for name, sim in matches),
                 )
-        else:
-            results = [FaceSearch(box=f.box if f.box.width > 0 else None, matches=()) for f in faces]
-        matched = sorted({m.subject for r in results for m in r.matches})
-        with self.db.write() as conn:
-            if matched:
-                marks = ",".join("?" * len(matched))
-                conn.execute(
-                    f"UPDATE subjects SET last_seen_at = ? WHERE name IN ({marks})",
-                    (isoformat(self._clock()), *matched),
-                )
-            self._audit(
-                conn, actor or self.actor, "search", purpose, matched, sum(1 for r in results if r.matches)
+                for face, matches in zip(faces, found, strict=True)
             )
-        return SearchResult(faces=tuple(results), fmr=fmr, threshold=threshold, fpir=fpir)
+            answers.append(SearchResult(faces=results, fmr=fmr, threshold=threshold, fpir=fpir))
+        with self.db.write() as conn:
+            now = isoformat(self._clock())
+            for answer in answers:
+                matched = sorted({m.subject for face in answer.faces for m in face.matches})
+                if matched:
+                    marks = ",".join("?" * len(matched))
+                    conn.execute(
+                        f"UPDATE subjects SET last_seen_at = ? WHERE name IN ({marks})", (now, *matched)
+                    )
+                self._audit(
+                    conn,
+                    actor or self.actor,
+                    "search",
+                    purpose,
+                    matched,
+                    sum(1 for f in answer.faces if f.matches),
+                )
+        return answers
 
     def _eligible(self, purpose: str) -> int:
         """How many subjects a search for ``purpose`` compares against (consented, not expired)."""
