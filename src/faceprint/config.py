@@ -47,6 +47,15 @@ class Settings:
     mirror: bool = False
     #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
     store: str = ""
+    #: The key file that encrypts and protects the store's templates (empty: ``<store>.key``
+    #: beside the database). Keep it on another volume or a secrets mount; without it the
+    #: templates cannot be read.
+    key_file: str = ""
+    #: Retention: a subject not enrolled or matched for this many days is erased by the retention
+    #: sweep and no longer matched (0 = no idle limit). Default: 3 years (Illinois BIPA).
+    max_idle_days: int = 1095
+    #: Who is responsible for the processing, named in ``faceprint record``.
+    controller: str = ""
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):
@@ -56,6 +65,8 @@ class Settings:
         for name in ("max_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"{name} must be positive")
+        if self.max_idle_days < 0:
+            raise InvalidInput("max_idle_days must not be negative")
         if self.detect_max_side < 0:
             raise InvalidInput("detect_max_side must not be negative")
 

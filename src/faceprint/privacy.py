@@ -20,16 +20,26 @@ import hashlib
 import json
 import os
 import secrets
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import StoreError
 
-__all__ = ["KeyFile", "Keyring", "TemplateTransform", "open_sealed", "seal"]
+__all__ = [
+    "Cipher",
+    "KeyFile",
+    "Keyring",
+    "SealedReader",
+    "SealedWriter",
+    "TemplateTransform",
+    "open_sealed",
+    "seal",
+]
 
 _MAGIC = b"FPS1"  # faceprint sealed, version 1
 _NONCE = 12
@@ -178,8 +188,36 @@ class KeyFile:
             raise StoreError(f"cannot read the key file {self.path}: {exc}") from None
         return Keyring.from_json(data)
 
+    def create(self, keyring: Keyring) -> Keyring:
+        """Write ``keyring`` as a new key file, unless one exists: then that one is returned.
+
+        Written to a temporary file and linked into place, so a racing process or a crash never
+        leaves a half-written key file.
+        """
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
+        self._write_file(tmp, keyring)
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            return self.read()
+        except OSError as exc:
+            raise StoreError(f"cannot create the key file {self.path}: {exc.strerror}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.path.parent)
+        return keyring
+
     def write(self, keyring: Keyring) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        """Replace the key file atomically."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        self._write_file(tmp, keyring)
+        try:
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot write the key file {self.path}: {exc.strerror}") from None
+        _fsync_dir(self.path.parent)
+
+    def _write_file(self, tmp: Path, keyring: Keyring) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -187,11 +225,112 @@ class KeyFile:
                 json.dump(keyring.to_json(), fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             raise StoreError(f"cannot write the key file {self.path}: {exc.strerror}") from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Cipher(Protocol):
+    """What sealed files need from a keyring."""
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, blob: bytes, aad: bytes) -> bytes: ...
+
+
+_CHUNK = 8 << 20  # plaintext bytes per sealed chunk
+_OVERHEAD = len(_MAGIC) + 8 + _NONCE + 16
+
+
+def _chunk_aad(aad: bytes, number: int, final: bool) -> bytes:
+    return aad + struct.pack("<QB", number, final)  # no reordering, no truncation
+
+
+class SealedWriter:
+    """A write-only file object that seals what is written in 8 MiB AES-GCM chunks."""
+
+    def __init__(self, fh: BinaryIO, cipher: Cipher, aad: bytes) -> None:
+        self._fh, self._cipher, self._aad = fh, cipher, aad
+        self._buffer = bytearray()
+        self._number = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._buffer += data
+        while len(self._buffer) > _CHUNK:
+            self._emit(bytes(self._buffer[:_CHUNK]), final=False)
+            del self._buffer[:_CHUNK]
+        return len(data)
+
+    def _emit(self, plaintext: bytes, *, final: bool) -> None:
+        sealed = self._cipher.seal(plaintext, _chunk_aad(self._aad, self._number, final))
+        self._fh.write(struct.pack("<I", len(sealed)) + sealed)
+        self._number += 1
+
+    def close(self) -> None:
+        """Seal the last chunk (possibly empty) with the end mark; the caller flushes and syncs."""
+        self._emit(bytes(self._buffer), final=True)
+        self._buffer = bytearray()
+
+
+class SealedReader:
+    """A read-only file object over a file written by :class:`SealedWriter`, decrypted chunk by chunk.
+
+    Raises :class:`StoreError` when a chunk fails authentication, is missing or out of order.
+    """
+
+    def __init__(self, fh: BinaryIO, cipher: Cipher, aad: bytes) -> None:
+        self._fh, self._cipher, self._aad = fh, cipher, aad
+        self._offsets: list[tuple[int, int]] = []
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        position = 0
+        while position < end:
+            fh.seek(position)
+            head = fh.read(4)
+            if len(head) != 4:
+                raise StoreError("a sealed file is truncated")
+            (length,) = struct.unpack("<I", head)
+            if length < _OVERHEAD or position + 4 + length > end:
+                raise StoreError("a sealed file is truncated or corrupt")
+            self._offsets.append((position + 4, length))
+            position += 4 + length
+        self.size = sum(length - _OVERHEAD for _, length in self._offsets)
+        self._next = 0
+        self._current = memoryview(b"")
+
+    def _load(self) -> bool:
+        if self._next >= len(self._offsets):
+            return False
+        offset, length = self._offsets[self._next]
+        self._fh.seek(offset)
+        final = self._next == len(self._offsets) - 1
+        self._current = memoryview(
+            self._cipher.open(self._fh.read(length), _chunk_aad(self._aad, self._next, final))
+        )
+        self._next += 1
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:
+        done = 0
+        while done < len(buffer):
+            if not self._current and not self._load():
+                break
+            take = min(len(buffer) - done, len(self._current))
+            buffer[done : done + take] = self._current[:take]
+            self._current = self._current[take:]
+            done += take
+        return done
+
+    def read(self) -> bytes:
+        parts = [bytes(self._current)]
+        while self._load():
+            parts.append(bytes(self._current))
+        self._current = memoryview(b"")
+        return b"".join(parts)

@@ -26,6 +26,8 @@ from ..engine import Engine
 from ..errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource, describe, load_image_and_digest
+from ..privacy import KeyFile
+from .protection import Protector, key_file_path, stored_key_ids
 from .records import (
     AuditEntry,
     Consent,
@@ -106,17 +108,6 @@ def _purpose(purpose: str | None) -> str:
     return checked
 
 
-def _pack(template: Template) -> bytes:
-    return np.ascontiguousarray(template.vector, dtype="<f4").tobytes()
-
-
-def _unpack(blob: bytes, dim: int) -> NDArray[np.float32]:
-    vector = np.frombuffer(blob, dtype="<f4")
-    if vector.shape != (dim,):
-        raise StoreError(f"a stored template has {vector.size} values, expected {dim}")
-    return vector.astype(np.float32)
-
-
 class Store:
     """A gallery of consented subjects on SQLite. Thread-safe; one writer at a time across processes.
 
@@ -140,6 +131,11 @@ class Store:
         self._clock = clock
         self.actor = actor or f"library:{_user()}"
         self.db = Database(path)
+        try:
+            self._protector = Protector.open(self.db, KeyFile(key_file_path(path, self.settings.key_file)))
+        except BaseException:
+            self.db.close()
+            raise
         self._index: VectorIndex | None = None
         self._index_lock = threading.RLock()
         self._index_dirty = False
@@ -337,7 +333,14 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (subject_id, model, _pack(sample.template), sample.source, box, now),
+                (
+                    subject_id,
+                    model,
+                    self._protector.seal_vector(sample.template.vector),
+                    sample.source,
+                    box,
+                    now,
+                ),
             )
             conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (cur.lastrowid,))
             added += 1
@@ -422,7 +425,7 @@ class Store:
                     )
             found: list[list[tuple[str, float]]] = [[] for _ in faces]
             if model is not None:
-                queries = np.stack([f.template.vector for f in faces if f.template is not None])
+                queries = self._protector.protect(np.stack([f.template.vector for f in faces if f.template]))
                 found = self._identify(queries, purpose, top_k, threshold)
             results = tuple(
                 FaceSearch(
@@ -592,7 +595,13 @@ class Store:
         rewritten without them, and the write-ahead log is checkpointed and truncated so no old
         page image survives. The audit row keeps the name and the fact of erasure, nothing else.
         """
-        name = _subject_name(subject)
+        return self._erase(_subject_name(subject), actor or self.actor, _text(reason, "a reason"), "erase")
+
+    def withdraw(self, subject: str, *, actor: str | None = None) -> EraseResult:
+        """The subject withdrew consent: they stop matching at once and are erased (audited as such)."""
+        return self._erase(_subject_name(subject), actor or self.actor, "consent withdrawn", "withdraw")
+
+    def _erase(self, name: str, actor: str, reason: str | None, operation: str) -> EraseResult:
         with self.db.write() as conn:
             row = conn.execute("SELECT id FROM subjects WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -605,7 +614,7 @@ class Store:
             conn.executemany(
                 "INSERT INTO changes (template_id, op) VALUES (?, 'remove')", [(i,) for i in ids]
             )
-            self._audit(conn, actor or self.actor, "erase", None, [name], len(ids), _text(reason, "a reason"))
+            self._audit(conn, actor, operation, None, [name], len(ids), reason)
         self._sync_index(force_save=True)
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.checkpoint())
 
@@ -623,9 +632,18 @@ class Store:
         Removals are saved at once, so erased vectors leave the index files too.
         """
         with self._index_lock:
+            if stored_key_ids(self.db) != self._protector.key_ids():  # another process rotated the keys
+                self._protector = Protector.open(self.db, self._protector.key_file)
+                self._index = None
             dim = self._dim()
             if self._index is None:
-                self._index = VectorIndex.load(self.index_dir, dim=dim) if dim else None
+                self._index = (
+                    VectorIndex.load(
+                        self.index_dir, dim=dim, cipher=self._protector.keyring, aad=self._protector.index_aad
+                    )
+                    if dim
+                    else None
+                )
                 if self._index is None:
                     self._rebuild_locked(dim)
                     return
@@ -657,7 +675,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for tid, blob in conn.execute(f"SELECT id, vector FROM templates WHERE id IN ({marks})", chunk):
                 found.append(int(tid))
-                vectors.append(_unpack(blob, dim))
+                vectors.append(self._protector.open_vector(blob, dim))
         matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
         return np.asarray(found, dtype=np.int64), matrix
 
@@ -679,7 +697,7 @@ class Store:
             vectors: list[NDArray[np.float32]] = []
             for tid, blob in conn.execute("SELECT id, vector FROM templates ORDER BY id"):
                 ids.append(int(tid))
-                vectors.append(_unpack(blob, dim))
+                vectors.append(self._protector.open_vector(blob, dim))
         matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
         index.add(np.asarray(ids, dtype=np.int64), matrix, seq=seq)
         self._index = index
@@ -692,7 +710,9 @@ class Store:
             self.index_dir.mkdir(parents=True, exist_ok=True)
             with (self.index_dir / "lock").open("w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                self._index.save(self.index_dir)
+                self._index.save(
+                    self.index_dir, cipher=self._protector.keyring, aad=self._protector.index_aad
+                )
         except OSError as exc:
             raise StoreError(f"cannot write the vector index in {self.index_dir}: {exc.strerror}") from None
         self._index_dirty = False

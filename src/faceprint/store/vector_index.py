@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from faceprint.errors import InvalidInput
+from faceprint.errors import InvalidInput, StoreError
+from faceprint.privacy import Cipher, SealedReader, SealedWriter
 
 import faiss  # isort: skip  (faiss is used through this module only)
 
@@ -384,8 +385,11 @@ class VectorIndex:
 
     # -- persistence --------------------------------------------------------------------------
 
-    def save(self, directory: Path) -> None:
-        """Write the index to ``directory/vector-index.fpvi`` atomically (temporary file, fsync, rename)."""
+    def save(self, directory: Path, *, cipher: Cipher | None = None, aad: bytes = b"") -> None:
+        """Write the index to ``directory/vector-index.fpvi`` atomically (temporary file, fsync, rename).
+
+        With a ``cipher`` the file is sealed in AES-GCM chunks (``aad`` binds it to its store).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / FILE_NAME
@@ -403,7 +407,8 @@ class VectorIndex:
             encoded = json.dumps(header, sort_keys=True).encode()
             digest = hashlib.sha256()
             try:
-                with open(temp, "wb") as fh:
+                with open(temp, "wb") as raw:
+                    fh: Any = raw if cipher is None else SealedWriter(raw, cipher, aad)
                     for part in (
                         _MAGIC,
                         struct.pack("<I", len(encoded)),
@@ -415,15 +420,19 @@ class VectorIndex:
                         digest.update(part)
                         fh.write(part)
                     fh.write(digest.digest())
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    if cipher is not None:
+                        fh.close()
+                    raw.flush()
+                    os.fsync(raw.fileno())
                 os.replace(temp, final)
             finally:
                 temp.unlink(missing_ok=True)
         _fsync_directory(directory)
 
     @classmethod
-    def load(cls, directory: Path, *, dim: int, **tuning: Any) -> VectorIndex | None:
+    def load(
+        cls, directory: Path, *, dim: int, cipher: Cipher | None = None, aad: bytes = b"", **tuning: Any
+    ) -> VectorIndex | None:
         """The index saved in ``directory``, or None when it is missing, corrupt, or of another version or dim.
 
         ``tuning`` takes the constructor's keyword arguments. Never raises for a bad file.
@@ -431,8 +440,20 @@ class VectorIndex:
         path = Path(directory) / FILE_NAME
         try:
             with open(path, "rb") as fh:
-                return cls._read(fh, os.fstat(fh.fileno()).st_size, dim, tuning)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, MemoryError, struct.error):
+                if cipher is None:
+                    return cls._read(fh, os.fstat(fh.fileno()).st_size, dim, tuning)
+                sealed = SealedReader(fh, cipher, aad)
+                return cls._read(sealed, sealed.size, dim, tuning)
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            RuntimeError,
+            MemoryError,
+            struct.error,
+            StoreError,
+        ):
             return None
 
     @classmethod

@@ -1,0 +1,199 @@
+"""How a store protects its templates: which keys, checked at open, used for every row and index file.
+
+Every template is stored as ``AES-256-GCM(Q x)``: ``Q`` the store's keyed orthogonal transform,
+``x`` the engine's template, sealed with the current storage key and bound to the store's id. The
+database's ``meta`` table names the key ids in use (never the keys) and holds a sealed check
+value, so a wrong key file is refused at open before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import uuid
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import StoreError
+from ..privacy import KeyFile, Keyring, TemplateTransform
+from .sqlite import Database
+
+__all__ = ["Protector", "key_file_path"]
+
+_CHECK = b"faceprint key check"
+
+
+def key_file_path(store: Path, configured: str) -> Path:
+    """The key file: ``configured`` (``FACEPRINT_KEY_FILE``) or ``<store>.key`` beside the database."""
+    return Path(configured) if configured else store.with_name(store.name + ".key")
+
+
+class Protector:
+    """The keys of one open store and the operations that use them."""
+
+    def __init__(self, store_id: str, keyring: Keyring, key_file: KeyFile) -> None:
+        self.store_id = store_id
+        self.keyring = keyring
+        self.key_file = key_file
+        self._transforms: dict[int, TemplateTransform] = {}
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, db: Database, key_file: KeyFile) -> Protector:
+        """The protector of ``db``: keys from ``key_file`` (created for a new store), checked."""
+        meta = _meta(db)
+        if "store_id" not in meta:
+            return cls._initialise(db, key_file)
+        if not key_file.exists():
+            raise StoreError(
+                f"the key file {key_file.path} is missing; this store's templates cannot be read without it "
+                "(set FACEPRINT_KEY_FILE to where it is)"
+            )
+        # never rewrite the key file here: a rotation in another process may be adding a key to it
+        return cls(meta["store_id"], cls._select(key_file.read(), meta, key_file), key_file)
+
+    @staticmethod
+    def _select(keyring: Keyring, meta: dict[str, str], key_file: KeyFile) -> Keyring:
+        storage = keyring.storage_keys.get(meta["storage_key_id"])
+        template = next(
+            (
+                t
+                for t in keyring.template
+                if TemplateTransform.from_secret(t, 1).key_id == meta["template_key_id"]
+            ),
+            None,
+        )
+        if storage is None or template is None:
+            raise StoreError(
+                f"the key file {key_file.path} does not hold this store's keys (wrong key file?); nothing was changed"
+            )
+        chosen = Keyring(storage=(storage,), template=(template,))
+        try:
+            chosen.open(base64.b64decode(meta["key_check"]), meta["store_id"].encode())
+        except StoreError:
+            raise StoreError(
+                f"the key file {key_file.path} does not open this store; nothing was changed"
+            ) from None
+        return chosen
+
+    @classmethod
+    def _initialise(cls, db: Database, key_file: KeyFile) -> Protector:
+        keyring = key_file.read() if key_file.exists() else key_file.create(Keyring.generate())
+        keyring = Keyring(storage=keyring.storage[:1], template=keyring.template[:1])
+        with db.write() as conn:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if "store_id" in meta:  # another process initialised it first
+                return cls(meta["store_id"], cls._select(key_file.read(), meta, key_file), key_file)
+            store_id = uuid.uuid4().hex
+            protector = cls(store_id, keyring, key_file)
+            check = keyring.seal(_CHECK, store_id.encode())
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("store_id", store_id),
+                    ("storage_key_id", keyring.storage_key_id),
+                    ("template_key_id", protector.template_key_id),
+                    ("key_check", base64.b64encode(check).decode()),
+                ],
+            )
+            protector._protect_legacy(conn, meta)
+        return protector
+
+    def _protect_legacy(self, conn: sqlite3.Connection, meta: dict[str, str]) -> None:
+        """Seal and transform the plaintext templates of a store written before encryption existed."""
+        if "dim" not in meta:
+            return
+        dim = int(meta["dim"])
+        rows = conn.execute("SELECT id, vector FROM templates").fetchall()
+        for template_id, blob in rows:
+            if len(blob) == dim * 4:  # sealed rows are longer: magic, key id, nonce, tag
+                vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+                conn.execute(
+                    "UPDATE templates SET vector = ? WHERE id = ?", (self.seal_vector(vector), template_id)
+                )
+
+    # -- per template --------------------------------------------------------------------------
+
+    @property
+    def aad(self) -> bytes:
+        return self.store_id.encode()
+
+    @property
+    def index_aad(self) -> bytes:
+        """Binds the index file to this store and this template key: a stale one fails to open."""
+        return f"{self.store_id}:index:{self.template_key_id}".encode()
+
+    @property
+    def template_key_id(self) -> str:
+        return TemplateTransform.from_secret(self.keyring.template[0], 1).key_id
+
+    def transform(self, dim: int) -> TemplateTransform:
+        if dim not in self._transforms:
+            self._transforms[dim] = self.keyring.transform(dim)
+        return self._transforms[dim]
+
+    def protect(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Engine templates (rows) -> the store's template space."""
+        return self.transform(vectors.shape[-1]).protect(vectors)
+
+    def seal_vector(self, vector: NDArray[np.float32]) -> bytes:
+        """An engine template -> the bytes stored for it."""
+        protected = self.protect(np.asarray(vector, dtype=np.float32)[None, :])[0]
+        return self.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), self.aad)
+
+    def open_vector(self, blob: bytes, dim: int) -> NDArray[np.float32]:
+        """Stored bytes -> the protected template (``Q x``), as the index holds it."""
+        vector = np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4")
+        if vector.shape != (dim,):
+            raise StoreError(f"a stored template has {vector.size} values, expected {dim}")
+        return vector.astype(np.float32)
+
+    # -- rotation ------------------------------------------------------------------------------
+
+    def rotated(self, *, storage: bool, template: bool) -> Protector:
+        """A protector with a new storage and/or template key (the key file is not touched)."""
+        fresh = Keyring.generate()
+        keyring = Keyring(
+            storage=fresh.storage if storage else self.keyring.storage,
+            template=fresh.template if template else self.keyring.template,
+        )
+        return Protector(self.store_id, keyring, self.key_file)
+
+    def reprotect(self, conn: sqlite3.Connection, new: Protector, dim: int) -> int:
+        """Re-seal (and re-transform) every template from this protector's keys to ``new``'s, in
+        the caller's transaction, and name the new keys in ``meta``. Returns the rows rewritten."""
+        count = 0
+        same_transform = new.template_key_id == self.template_key_id
+        for template_id, blob in conn.execute("SELECT id, vector FROM templates").fetchall():
+            protected = self.open_vector(blob, dim)
+            if not same_transform:
+                engine_space = self.transform(dim).unprotect(protected[None, :])
+                protected = new.transform(dim).protect(engine_space)[0]
+            sealed = new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
+            conn.execute("UPDATE templates SET vector = ? WHERE id = ?", (sealed, template_id))
+            count += 1
+        check = new.keyring.seal(_CHECK, new.aad)
+        for key, value in (
+            ("storage_key_id", new.keyring.storage_key_id),
+            ("template_key_id", new.template_key_id),
+            ("key_check", base64.b64encode(check).decode()),
+        ):
+            conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+        return count
+
+    def key_ids(self) -> tuple[str, str]:
+        return self.keyring.storage_key_id, self.template_key_id
+
+
+def _meta(db: Database) -> dict[str, str]:
+    with db.read() as conn:
+        return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+
+
+def stored_key_ids(db: Database) -> tuple[str | None, str | None]:
+    """The key ids the database names now (another process may have rotated them)."""
+    meta = _meta(db)
+    return meta.get("storage_key_id"), meta.get("template_key_id")
