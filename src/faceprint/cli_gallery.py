@@ -184,10 +184,13 @@ def search(
     sys.exit(0 if matched else EXIT_ERROR if failed else EXIT_NO_MATCH)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per subject.")
-def subjects(as_json: bool) -> None:
+@click.pass_context
+def subjects(ctx: click.Context, as_json: bool) -> None:
     """List the enrolled subjects with their consent and number of templates."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _open() as store:
         found = store.subjects()
     for subject in found:

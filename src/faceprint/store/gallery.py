@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -26,7 +26,7 @@ from ..engine import Engine
 from ..errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource, describe, load_image_and_digest
-from ..privacy import KeyFile
+from ..privacy import KeyFile, Keyring
 from .protection import Protector, key_file_path, stored_key_ids
 from .records import (
     AuditEntry,
@@ -50,6 +50,8 @@ __all__ = ["Probe", "Store", "default_store_path", "open_store"]
 Probe: TypeAlias = ImageSource | Face | Template
 Clock = Callable[[], datetime]
 _MAX_NAME = 200
+#: A subject may match: consent not expired, and enrolled or matched within the idle limit.
+_ACTIVE = "(s.expires_at IS NULL OR s.expires_at > ?) AND s.last_seen_at > ?"
 _MAX_TEXT = 2000
 
 
@@ -454,12 +456,19 @@ class Store:
                 )
         return answers
 
+    def _active_params(self) -> tuple[str | None, str | None]:
+        """(now, idle cutoff) for :data:`_ACTIVE`: consent not expired, seen within the idle limit."""
+        now = self._clock()
+        days = self.settings.max_idle_days
+        cutoff = isoformat(now - timedelta(days=days)) if days else ""
+        return isoformat(now), cutoff
+
     def _eligible(self, purpose: str) -> int:
         """How many subjects a search for ``purpose`` compares against (consented, not expired)."""
         with self.db.read() as conn:
             row = conn.execute(
-                "SELECT count(*) FROM subjects WHERE purpose = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (purpose, isoformat(self._clock())),
+                f"SELECT count(*) FROM subjects s WHERE s.purpose = ? AND {_ACTIVE}",
+                (purpose, *self._active_params()),
             ).fetchone()
         return int(row[0])
 
@@ -522,8 +531,8 @@ class Store:
                 int(r[0]): str(r[1])
                 for r in conn.execute(
                     f"SELECT t.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
-                    f"WHERE t.id IN ({marks}) AND s.purpose = ? AND (s.expires_at IS NULL OR s.expires_at > ?)",
-                    (*[i for i, _ in passing], purpose, now),
+                    f"WHERE t.id IN ({marks}) AND s.purpose = ? AND {_ACTIVE}",
+                    (*[i for i, _ in passing], purpose, *self._active_params()),
                 )
             }
         best: dict[str, float] = {}
@@ -617,6 +626,136 @@ class Store:
             self._audit(conn, actor, operation, None, [name], len(ids), reason)
         self._sync_index(force_save=True)
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.checkpoint())
+
+    # -- retention, access, keys ---------------------------------------------------------------
+
+    def due(self) -> list[tuple[str, str]]:
+        """Subjects due for erasure, with the reason: consent expired, or idle past the limit."""
+        now, cutoff = self._active_params()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT name, expires_at, last_seen_at FROM subjects "
+                "WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR last_seen_at <= ? ORDER BY name",
+                (now, cutoff),
+            ).fetchall()
+        return [
+            (
+                str(name),
+                f"consent expired {expires}"
+                if expires is not None and expires <= (now or "")
+                else f"not enrolled or matched since {seen} (limit {self.settings.max_idle_days} days)",
+            )
+            for name, expires, seen in rows
+        ]
+
+    def sweep(self, *, actor: str | None = None) -> list[EraseResult]:
+        """Erase every subject :meth:`due` lists, each with an audit row saying why."""
+        return [self._erase(name, actor or self.actor, reason, "retention") for name, reason in self.due()]
+
+    def export(self, subject: str) -> dict[str, Any]:
+        """Everything held about ``subject`` (GDPR Art. 15): consent, enrolment records, audit rows.
+
+        Template values are not exported: they exist only encrypted and transformed by this
+        store's secret key, meaningless elsewhere; their count and metadata are listed.
+        """
+        found = self.subject(subject)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT t.id, t.model_id, t.source, t.box, t.created_at FROM templates t "
+                "JOIN subjects s ON s.id = t.subject_id WHERE s.name = ? ORDER BY t.id",
+                (found.name,),
+            ).fetchall()
+        return {
+            "subject": found.to_json(),
+            "templates": [
+                {
+                    "id": int(r[0]),
+                    "model": r[1],
+                    "photo_sha256": r[2],
+                    "box": None if r[3] is None else json.loads(r[3]),
+                    "enrolled_at": r[4],
+                    "value": "withheld: encrypted (AES-256-GCM) and transformed by this store's secret key",
+                }
+                for r in rows
+            ],
+            "audit": [e.to_json() for e in reversed(self.audit(subject=found.name))],
+            "exported_at": isoformat(self._clock()),
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The record of processing activities (GDPR Art. 30), generated from this store."""
+        with self.db.read() as conn:
+            purposes = conn.execute(
+                "SELECT purpose, count(*), sum(expires_at IS NOT NULL) FROM subjects GROUP BY purpose ORDER BY 1"
+            ).fetchall()
+            templates = int(conn.execute("SELECT count(*) FROM templates").fetchone()[0])
+        storage_id, template_id = self._protector.key_ids()
+        return {
+            "controller": self.settings.controller or "(set FACEPRINT_CONTROLLER)",
+            "store": str(self.path),
+            "purposes": [
+                {"purpose": p, "subjects": int(n), "with_expiry": int(e or 0)} for p, n, e in purposes
+            ],
+            "categories_of_data": [
+                "biometric templates: 128-d face embeddings, one or more per subject "
+                f"({templates} held), model {self.model_id or '-'}; no photographs are stored",
+                "consent records: purpose, evidence text, grant and expiry times",
+                "SHA-256 of each enrolled photo and the face box (to skip re-enrolment)",
+                "audit log: time, actor, operation, purpose, subject names; never biometric data",
+            ],
+            "data_subjects": "people enrolled with a consent record for the purposes above",
+            "recipients": "none: the data stays on this host; faceprint makes no network connections",
+            "transfers": "none",
+            "retention": {
+                "consent_expiry": "a subject is erased when its consent expires",
+                "max_idle_days": self.settings.max_idle_days,
+                "rule": "a subject not enrolled or matched for max_idle_days is erased by `faceprint retention "
+                "sweep`; withdrawn consent erases at once",
+            },
+            "security_measures": [
+                "templates encrypted at rest with AES-256-GCM, bound to this store; the vector index file too",
+                f"templates transformed by a keyed random orthogonal matrix before storage (key id {template_id}):"
+                " unlinkable across stores, revocable by `faceprint keys rotate-template-key`",
+                f"keys kept outside the database in {self._protector.key_file.path} (storage key id {storage_id})",
+                "erasure overwrites deleted rows (SQLite secure_delete), rewrites the index and truncates the WAL",
+                "every search, enrolment and erasure is audited",
+            ],
+            "generated_at": isoformat(self._clock()),
+        }
+
+    def rotate_keys(self, *, storage: bool = False, template: bool = False, actor: str | None = None) -> int:
+        """Replace the storage key and/or the template key; every template is re-protected.
+
+        Crash-safe: the new key is added to the key file first, all rows are re-sealed (and
+        re-transformed) and the key ids in the database switched in one transaction, the index is
+        rebuilt, and only then is the old key removed from the key file. Returns the rows rewritten.
+        """
+        if not storage and not template:
+            raise InvalidInput("say which key to rotate: storage, template or both")
+        with self._index_lock:
+            old = self._protector
+            new = old.rotated(storage=storage, template=template)
+            both = Keyring(
+                storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
+                template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
+            )
+            old.key_file.write(both)
+            operation = "rotate-" + (
+                "storage-and-template-keys"
+                if storage and template
+                else "storage-key"
+                if storage
+                else "template-key"
+            )
+            dim = self._dim()
+            with self.db.write() as conn:
+                count = old.reprotect(conn, new, dim or 1)
+                self._audit(conn, actor or self.actor, operation, None, [], count)
+            self._protector = new
+            self._rebuild_locked(dim)
+            old.key_file.write(new.keyring)
+        self.db.checkpoint()
+        return count
 
     # -- the vector index ----------------------------------------------------------------------
 

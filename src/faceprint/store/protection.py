@@ -99,21 +99,12 @@ class Protector:
                     ("key_check", base64.b64encode(check).decode()),
                 ],
             )
-            protector._protect_legacy(conn, meta)
-        return protector
-
-    def _protect_legacy(self, conn: sqlite3.Connection, meta: dict[str, str]) -> None:
-        """Seal and transform the plaintext templates of a store written before encryption existed."""
-        if "dim" not in meta:
-            return
-        dim = int(meta["dim"])
-        rows = conn.execute("SELECT id, vector FROM templates").fetchall()
-        for template_id, blob in rows:
-            if len(blob) == dim * 4:  # sealed rows are longer: magic, key id, nonce, tag
-                vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-                conn.execute(
-                    "UPDATE templates SET vector = ? WHERE id = ?", (self.seal_vector(vector), template_id)
+            if "model_id" in meta:  # templates written before encryption existed
+                raise StoreError(
+                    "this store was written by a faceprint without template encryption; enrol its subjects "
+                    "into a new store"
                 )
+        return protector
 
     # -- per template --------------------------------------------------------------------------
 

@@ -85,15 +85,22 @@ class Database:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"{self.path}: write failed, nothing was changed: {exc}") from None
                 raise
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot for the whole block."""
+        """A read transaction: one consistent snapshot for the whole block.
+
+        Inside this thread's write transaction it reads that transaction's state instead.
+        """
         conn = self._connection()
+        if conn.in_transaction:
+            yield conn
+            return
         try:
             conn.execute("BEGIN")
             yield conn
