@@ -99,3 +99,22 @@ def no_face_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("noface") / "coffee.png"
     Image.fromarray(np.asarray(skimage.data.coffee())).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def face_samples_or_package(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> dict[str, object]:
+    """Templates of ../shared/data/faces when present, else of the package-shipped photos."""
+    from faceprint.imageio import load_image_and_digest
+    from faceprint.store import Sample
+
+    sources: dict[str, object] = dict(samples)
+    if SHARED.joinpath("faces").is_dir():
+        sources = {
+            p.name: p for p in sorted(SHARED.joinpath("faces").iterdir()) if p.suffix in (".jpg", ".png")
+        }
+    out: dict[str, object] = {}
+    for name, source in sources.items():
+        rgb, digest = load_image_and_digest(source)  # type: ignore[arg-type]
+        face = engine.embed(rgb, largest_only=True)[0]
+        out[name] = Sample(face.template, digest, face.box)  # type: ignore[arg-type]
+    return out

@@ -28,7 +28,8 @@ def plaintexts(store: Store, sample: Sample) -> list[bytes]:
 def ciphertexts(store: Store, subject: str) -> list[bytes]:
     with store.db.read() as conn:
         rows = conn.execute(
-            "SELECT t.vector FROM templates t JOIN subjects s ON s.id = t.subject_id WHERE s.name = ?", (subject,)
+            "SELECT t.vector FROM templates t JOIN subjects s ON s.id = t.subject_id WHERE s.name = ?",
+            (subject,),
         ).fetchall()
     return [bytes(r[0]) for r in rows]
 

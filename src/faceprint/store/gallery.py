@@ -427,7 +427,7 @@ class Store:
                     )
             found: list[list[tuple[str, float]]] = [[] for _ in faces]
             if model is not None:
-                queries = self._protector.protect(np.stack([f.template.vector for f in faces if f.template]))
+                queries = np.stack([f.template.vector for f in faces if f.template])
                 found = self._identify(queries, purpose, top_k, threshold)
             results = tuple(
                 FaceSearch(
@@ -499,8 +499,9 @@ class Store:
     def _identify(
         self, queries: NDArray[np.float32], purpose: str, top_k: int, threshold: float
     ) -> list[list[tuple[str, float]]]:
-        """Per query: up to ``top_k`` (subject, best similarity) at or above ``threshold``, best first."""
-        index = self._synced_index()
+        """Per engine template: up to ``top_k`` (subject, best similarity) passing ``threshold``, best first."""
+        index = self._synced_index()  # first: it follows key rotations made by other processes
+        queries = self._protector.protect(queries)
         total = len(index)
         if total == 0:
             return [[] for _ in queries]
