@@ -24,8 +24,9 @@ def images(tmp_path_factory: pytest.TempPathFactory, samples: dict[str, RGBImage
     return out
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
+def run(*args: str, env_key_file: str | None = None) -> tuple[int, str, str]:
+    env = {"FACEPRINT_KEY_FILE": env_key_file} if env_key_file else None
+    result = CliRunner().invoke(cli, list(args), env=env)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr

@@ -59,7 +59,7 @@ class TemplateTransform:
     """The keyed random orthogonal matrix that protects templates of one store."""
 
     key_id: str
-    matrix: NDArray[np.float32] = field(repr=False)
+    matrix: NDArray[np.float64] = field(repr=False)
 
     @classmethod
     def from_secret(cls, secret: bytes, dim: int) -> TemplateTransform:
@@ -67,22 +67,20 @@ class TemplateTransform:
         gaussian = np.random.Generator(np.random.PCG64(seed)).standard_normal((dim, dim))
         q, r = np.linalg.qr(gaussian)
         q *= np.sign(np.diag(r))  # Haar-distributed: fix the signs QR leaves arbitrary
-        matrix = q.astype(np.float32)
-        matrix.setflags(write=False)
-        return cls(key_id=_key_id(secret), matrix=matrix)
+        q.setflags(write=False)
+        return cls(key_id=_key_id(secret), matrix=q)
 
     def protect(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        """``Q x`` for each row ``x``; rows are renormalised against float32 rounding."""
-        out = np.asarray(vectors, dtype=np.float32) @ self.matrix.T
-        return _unit(out)
+        """``Q x`` for each row ``x``, computed in float64 and renormalised, so similarities between
+        protected templates equal the originals' to float32 rounding (about 1e-7)."""
+        return _unit(np.asarray(vectors, dtype=np.float64) @ self.matrix.T)
 
     def unprotect(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """``Q^T y``: back to the engine's space (only for re-protection under a new key)."""
-        out = np.asarray(vectors, dtype=np.float32) @ self.matrix
-        return _unit(out)
+        return _unit(np.asarray(vectors, dtype=np.float64) @ self.matrix)
 
 
-def _unit(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+def _unit(vectors: NDArray[np.float64]) -> NDArray[np.float32]:
     out: NDArray[np.float32] = (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
     return out
 

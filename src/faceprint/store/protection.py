@@ -9,6 +9,7 @@ value, so a wrong key file is refused at open before anything is written.
 from __future__ import annotations
 
 import base64
+import functools
 import sqlite3
 import uuid
 from pathlib import Path
@@ -117,7 +118,7 @@ class Protector:
         """Binds the index file to this store and this template key: a stale one fails to open."""
         return f"{self.store_id}:index:{self.template_key_id}".encode()
 
-    @property
+    @functools.cached_property
     def template_key_id(self) -> str:
         return TemplateTransform.from_secret(self.keyring.template[0], 1).key_id
 
