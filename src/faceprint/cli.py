@@ -406,7 +406,7 @@ def demo(out: Path | None) -> None:
         run_demo(Console(highlight=False), out_dir=out, engine=engine, store=store)
 
 
-from . import cli_gallery  # noqa: E402,F401  (registers the gallery commands)
+from . import cli_gallery, cli_service  # noqa: E402,F401  (register the gallery, serve and keys commands)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -47,6 +47,8 @@ class Settings:
     mirror: bool = False
     #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
     store: str = ""
+    #: HTTP service: requests per minute allowed to each API key (bursts of a tenth of it); 0 = no limit.
+    rate_limit: int = 600
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):
@@ -56,6 +58,8 @@ class Settings:
         for name in ("max_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"{name} must be positive")
+        if self.rate_limit < 0:
+            raise InvalidInput("rate_limit must not be negative")
         if self.detect_max_side < 0:
             raise InvalidInput("detect_max_side must not be negative")
 

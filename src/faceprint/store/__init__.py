@@ -1,6 +1,7 @@
 """The gallery store: consented subjects, templates, 1:N search, audit; SQLite by default."""
 
 from .gallery import Probe, Store, default_store_path, open_store
+from .keys import SCOPES, ApiKey, KeyRing
 from .records import (
     AuditEntry,
     Consent,
@@ -15,11 +16,14 @@ from .records import (
 )
 
 __all__ = [
+    "SCOPES",
+    "ApiKey",
     "AuditEntry",
     "Consent",
     "EnrollResult",
     "EraseResult",
     "FaceSearch",
+    "KeyRing",
     "Probe",
     "Sample",
     "SearchResult",
