@@ -114,6 +114,8 @@ def create_app(
         "1:N search. Every route needs an API key (`Authorization: Bearer <key>`) with the route's scope.",
         lifespan=lifespan,
         responses=_ERRORS,
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: nothing outside the host
+        redoc_url=None,
     )
     app.add_middleware(Guard, max_body=max_body, metrics=metrics)
     _handlers(app)
