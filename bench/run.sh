@@ -5,6 +5,8 @@
 #                                   provides the dlib module). ARGS go to bench/bench_engine.py.
 #   bash bench/run.sh index [ARGS]  the gallery's vector index at 1M templates: faiss IVF and HNSW,
 #                                   usearch, numpy brute force. ARGS go to bench/bench_index.py.
+#   bash bench/run.sh service [ARGS] the HTTP service under load (32 clients, 100,000 subjects) vs
+#                                   the library's own search. ARGS go to bench/bench_service.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -12,6 +14,10 @@ if [ "${1:-}" = index ]; then
   python -c "import usearch" 2>/dev/null ||
     python -m pip install --quiet --disable-pip-version-check "usearch==2.26.6"
   exec nice python bench/bench_index.py "$@"
+fi
+if [ "${1:-}" = service ]; then
+  shift
+  exec nice python bench/bench_service.py "$@"
 fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"

@@ -146,9 +146,8 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "unexpected %s on %s", type(exc).__name__, request.scope.get("route", None) and request.url.path
-        )
+        route = getattr(request.scope.get("route"), "path", "?")  # the template: no subject names in logs
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, route)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
 
 
