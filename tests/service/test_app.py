@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 import faceprint
-from tests.conftest import png_bomb
+from faceprint.imageio import RGBImage
+from tests.conftest import encode, png_bomb
 from tests.service.conftest import MAX_BYTES, Server, start_server, stop_server
 
 
@@ -338,3 +340,14 @@ def test_a_slow_upload_does_not_stall_other_requests(server: Server, jpegs: dict
         response = server.client("detect").post("/v1/detect", files={"image": ("x.jpg", jpegs["hopper"])})
         assert response.status_code == 200
         assert time.monotonic() - started < 30
+
+
+def test_a_photo_of_two_people_is_not_enrolled(server: Server, samples: dict[str, RGBImage]) -> None:
+    enrolled_name = "two-faces"
+    admin = server.client()
+    assert admin.post("/v1/subjects", json={"subject": enrolled_name, "purpose": "door"}).status_code == 201
+    pair = encode(np.concatenate([samples["hopper"], samples["hopper"]], axis=1), "JPEG", quality=92)
+    url = f"/v1/subjects/{enrolled_name}/faces"
+    error(admin.post(url, files={"images": ("two.jpg", pair)}), 422, "many_faces")
+    chosen = admin.post(url, files={"images": ("two.jpg", pair)}, data={"largest_face": "true"})
+    assert chosen.status_code == 200 and chosen.json()["added"] == 1
