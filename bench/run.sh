@@ -7,6 +7,8 @@
 #                                   usearch, numpy brute force. ARGS go to bench/bench_index.py.
 #   bash bench/run.sh store [ARGS]  the whole store at 1M templates: SQLite bulk insert, index save,
 #                                   load and rebuild, Store.search latency. ARGS: bench/bench_store.py.
+#   bash bench/run.sh service [ARGS] the HTTP service under load (32 clients, 100,000 subjects) vs
+#                                   the library's own search. ARGS go to bench/bench_service.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -18,6 +20,10 @@ fi
 if [ "${1:-}" = store ]; then
   shift
   exec nice python bench/bench_store.py "$@"
+fi
+if [ "${1:-}" = service ]; then
+  shift
+  exec nice python bench/bench_service.py "$@"
 fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"

@@ -8,5 +8,6 @@ ruff check src tests bench scripts
 ruff format --check src tests bench scripts
 echo "== mypy"
 mypy
+bash "$(dirname "${BASH_SOURCE[0]}")/browser.sh"
 echo "== pytest"
 exec python -m pytest "$@"

@@ -9,11 +9,7 @@ import click
 
 from .cli import _emit, _note, cli
 from .cli_gallery import _open, subjects
-
-
-@cli.group()
-def keys() -> None:
-    """Manage the store's keys (kept in the key file, outside the database)."""
+from .cli_service import keys
 
 
 @keys.command("rotate-storage-key")

@@ -56,6 +56,8 @@ class Settings:
     max_idle_days: int = 1095
     #: Who is responsible for the processing, named in ``faceprint record``.
     controller: str = ""
+    #: HTTP service: requests per minute allowed to each API key (bursts of a tenth of it); 0 = no limit.
+    rate_limit: int = 600
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):
@@ -67,6 +69,8 @@ class Settings:
                 raise InvalidInput(f"{name} must be positive")
         if self.max_idle_days < 0:
             raise InvalidInput("max_idle_days must not be negative")
+        if self.rate_limit < 0:
+            raise InvalidInput("rate_limit must not be negative")
         if self.detect_max_side < 0:
             raise InvalidInput("detect_max_side must not be negative")
 

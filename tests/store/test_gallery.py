@@ -278,3 +278,32 @@ def test_enroll_many_is_one_all_or_nothing_batch(store: Store, package_samples: 
     assert [m.subject for m in store.search(eileen.template, purpose="p").faces[0].matches] == ["a"]
     with pytest.raises(InvalidInput):
         store.enroll_many([("d", [])], purpose="p")
+
+
+def test_create_subject_then_add_faces_under_its_consent(
+    store: Store, package_samples: dict[str, Sample]
+) -> None:
+    created = store.create_subject("ada", purpose="door", evidence="form 9")
+    assert created.templates == 0 and created.consent.evidence == "form 9"
+    with pytest.raises(InvalidInput, match="exists"):
+        store.create_subject("ada", purpose="door")
+    with pytest.raises(ConsentRequired):
+        store.create_subject("bob", purpose="  ")
+    assert store.search(package_samples["astronaut"].template, purpose="door").faces[0].matches == ()
+    result = store.add_faces("ada", [package_samples["astronaut"]])
+    assert (result.created, result.added) == (False, 1)
+    assert store.subject("ada").consent.evidence == "form 9"
+    hit = store.search(package_samples["astronaut_copy"].template, purpose="door")
+    assert [m.subject for m in hit.faces[0].matches] == ["ada"]
+    with pytest.raises(NotFound):
+        store.add_faces("nobody", [package_samples["hopper"]])
+    assert [e.operation for e in store.audit(subject="ada")][-1] == "consent"
+
+
+def test_add_faces_refuses_an_expired_consent(tmp_path: Path, package_samples: dict[str, Sample]) -> None:
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    with Store(tmp_path / "g.db", clock=lambda: now[0]) as store:
+        store.create_subject("ada", purpose="door", expires_at=now[0] + timedelta(days=1))
+        now[0] += timedelta(days=2)
+        with pytest.raises(ConsentRequired, match="expired"):
+            store.add_faces("ada", [package_samples["astronaut"]])

@@ -1,6 +1,7 @@
 """The gallery store: consented subjects, templates, 1:N search, audit; SQLite by default."""
 
 from .gallery import Probe, Store, default_store_path, open_store
+from .keys import SCOPES, ApiKey, ApiKeys
 from .records import (
     AuditEntry,
     Consent,
@@ -15,6 +16,9 @@ from .records import (
 )
 
 __all__ = [
+    "SCOPES",
+    "ApiKey",
+    "ApiKeys",
     "AuditEntry",
     "Consent",
     "EnrollResult",

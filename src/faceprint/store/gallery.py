@@ -27,6 +27,7 @@ from ..errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound,
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource, describe, load_image_and_digest
 from ..privacy import KeyFile, Keyring
+from .keys import ApiKeys
 from .protection import Protector, key_file_path, stored_key_ids
 from .records import (
     AuditEntry,
@@ -142,6 +143,7 @@ class Store:
         self._index_lock = threading.RLock()
         self._index_dirty = False
         self._calibrations: dict[str, Calibration] = {}
+        self._keys: ApiKeys | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -246,6 +248,74 @@ class Store:
             self._sync_index()
         return result
 
+    def create_subject(
+        self,
+        subject: str,
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> Subject:
+        """Record ``subject`` and its consent, without templates yet (enrol faces with :meth:`add_faces`).
+
+        Raises :class:`InvalidInput` if the subject exists. Searches never return a subject
+        without templates, so creating one first changes no search result.
+        """
+        name = _subject_name(subject)
+        consent = self._consent(purpose, evidence, expires_at)
+        now = isoformat(consent.granted_at)
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM subjects WHERE name = ?", (name,)).fetchone():
+                raise InvalidInput(f"subject {name!r} exists already")
+            conn.execute(
+                "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
+                "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+            )
+            self._audit(conn, actor or self.actor, "consent", consent.purpose, [name], 0)
+        return self.subject(name)
+
+    def add_faces(
+        self,
+        subject: str,
+        images: Iterable[ImageSource | Sample],
+        *,
+        actor: str | None = None,
+        largest_face: bool = False,
+    ) -> EnrollResult:
+        """Enrol more faces into an existing ``subject`` under the consent it already holds.
+
+        Same rules as :meth:`enroll` (all or nothing, duplicates skipped). Raises
+        :class:`NotFound` for an unknown subject and :class:`ConsentRequired` when its consent
+        has expired.
+        """
+        name = _subject_name(subject)
+        held = self.subject(name).consent
+        now = self._clock()
+        if not held.active(now):
+            raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(held.expires_at)}")
+        consent = Consent(purpose=held.purpose, granted_at=now, evidence=held.evidence)
+        samples = [
+            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
+            for item in images
+        ]
+        if not samples:
+            raise InvalidInput("nothing to enrol: give at least one image")
+        with self.db.write() as conn:
+            result = self._write_enrolment(conn, name, samples, consent, actor or self.actor, create=False)
+        if result.added:
+            self._sync_index()
+        return result
+
+    @property
+    def keys(self) -> ApiKeys:
+        """The API keys of the HTTP service kept in this store."""
+        with self._engine_lock:
+            if self._keys is None:
+                self._keys = ApiKeys(self)
+            return self._keys
+
     def enroll_many(
         self,
         entries: Iterable[tuple[str, Sequence[Sample]]],
@@ -294,9 +364,16 @@ class Store:
         return frozenset(str(r[0]) for r in rows)
 
     def _write_enrolment(
-        self, conn: Any, name: str, samples: list[Sample], consent: Consent, actor: str
+        self,
+        conn: Any,
+        name: str,
+        samples: list[Sample],
+        consent: Consent,
+        actor: str,
+        *,
+        create: bool = True,
     ) -> EnrollResult:
-        """Write one subject's enrolment inside the caller's transaction."""
+        """Write one subject's enrolment inside the caller's transaction (``create``: may be new)."""
         model = samples[0].template.model
         dim = samples[0].template.dim
         if any(s.template.model != model for s in samples):
@@ -305,6 +382,8 @@ class Store:
         self._claim_model(conn, model, dim)
         row = conn.execute("SELECT id, purpose, expires_at FROM subjects WHERE name = ?", (name,)).fetchone()
         created = row is None
+        if row is None and not create:
+            raise NotFound(f"no subject {name!r} in this store")
         if row is None:
             cur = conn.execute(
                 "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "

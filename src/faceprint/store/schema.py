@@ -55,7 +55,24 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit (at);
 """
 
-_MIGRATIONS: Final = {1: _V1}
+#: API keys of the HTTP service: only a scrypt hash of each key (and its salt) is stored; the
+#: public ``key_id`` inside the key finds the row without trying every hash. A name is unique
+#: among the keys not revoked; revoked keys stay for the audit trail.
+_V2: Final = """
+CREATE TABLE api_keys (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id     TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL CHECK (length(name) > 0),
+    scopes     TEXT NOT NULL,
+    salt       BLOB NOT NULL,
+    hash       BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+"""
+
+_MIGRATIONS: Final = {1: _V1, 2: _V2}
 SCHEMA_VERSION: Final = max(_MIGRATIONS)
 
 

@@ -1,0 +1,400 @@
+"""The FastAPI app: every route authenticates, checks a scope, and calls one library verb.
+
+Inference verbs (detect, verify, search, enrol) run in :class:`InferencePool`'s worker
+processes; the store's other verbs (subjects, consent, erase, audit, keys) are quick SQLite work
+and run in the default thread pool of this process. Errors leave as
+``{"error": {"code", "message"}}`` with a 4xx for every client mistake.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..config import Settings
+from ..errors import FaceprintError, InvalidImage
+from ..store import ApiKey, Store, open_store
+from ..store.gallery import default_store_path
+from . import schemas as s
+from .guard import Guard, Metrics, RateLimiter, Refusal, code_of, error_body, status_of
+from .workers import InferencePool
+
+__all__ = ["Service", "create_app"]
+
+log = logging.getLogger("faceprint.service")
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+_bearer = HTTPBearer(auto_error=False, description="an API key from `faceprint keys create`")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": s.ErrorOut, "description": why}
+    for status, why in {
+        400: "bad input (invalid image, invalid value)",
+        401: "no API key, or an unknown or revoked one",
+        403: "the key lacks the route's scope",
+        413: "body or image too large",
+        415: "neither multipart/form-data nor application/json",
+        422: "no face, several faces, or a malformed request",
+        429: "rate limit of the key exceeded",
+    }.items()
+}
+
+
+@dataclass
+class Service:
+    """What the routes share: the store (this process), the inference pool, limits and metrics."""
+
+    settings: Settings
+    store: Store
+    pool: InferencePool
+    limiter: RateLimiter
+    metrics: Metrics
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def create_app(
+    settings: Settings | None = None,
+    store_path: str | os.PathLike[str] | None = None,
+    *,
+    workers: int | None = None,
+) -> FastAPI:
+    """The service over the store at ``store_path`` (default: ``settings.store`` or the default path).
+
+    ``workers`` inference processes (default: one per core). The store and the workers open when
+    the app starts (ASGI lifespan) and close when it stops.
+    """
+    settings = settings or Settings.from_env()
+    path = Path(store_path or settings.store or default_store_path())
+    count = workers or os.cpu_count() or 1
+    metrics = Metrics()
+    # One image at the byte limit, base64-encoded, plus room for the other fields.
+    max_body = settings.max_bytes * 4 // 3 + 1024 * 1024
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(path, settings=settings, actor="service")
+        pool = InferencePool(path, settings, count)
+        try:
+            await pool.warm()
+            app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
+            log.info("faceprint service ready: %d inference worker(s)", count)
+            yield
+        finally:
+            pool.close()
+            store.close()
+
+    app = FastAPI(
+        title="faceprint",
+        version=__version__,
+        description="Self-hosted face recognition: detection, calibrated 1:1 verification and consented "
+        "1:N search. Every route needs an API key (`Authorization: Bearer <key>`) with the route's scope.",
+        lifespan=lifespan,
+        responses=_ERRORS,
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: nothing outside the host
+        redoc_url=None,
+    )
+    app.add_middleware(Guard, max_body=max_body, metrics=metrics)
+    _handlers(app)
+    _routes(app)
+    app.mount(
+        "/admin", StaticFiles(directory=str(files("faceprint.service") / "static"), html=True), name="admin"
+    )
+    return app
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(FaceprintError)
+    async def faceprint_error(request: Request, exc: FaceprintError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=status_of(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(code_of(exc), str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", _describe(exc.errors())), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        route = getattr(request.scope.get("route"), "path", "?")  # the template: no subject names in logs
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, route)
+        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
+def _describe(errors: Any) -> str:
+    """Validation errors as text: where and what, never the value sent (it may be an image)."""
+    parts = []
+    for err in list(errors)[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate."""
+
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> ApiKey:
+        service = _service(request)
+        secret = credentials.credentials if credentials else request.headers.get("x-api-key")
+        if not secret:
+            raise Refusal(401, "an API key is required (Authorization: Bearer <key>)", headers=_challenge)
+        key = await run_in_threadpool(service.store.keys.authenticate, secret)
+        if key is None:
+            raise Refusal(401, "unknown or revoked API key", headers=_challenge)
+        request.state.key_name = key.name
+        if scope is not None and not key.allows(scope):
+            raise Refusal(403, f"the key {key.name!r} lacks the scope {scope!r}")
+        wait = service.limiter.take(key.key_id)
+        if wait > 0:
+            raise Refusal(429, "rate limit exceeded; slow down", headers={"Retry-After": str(int(wait) + 1)})
+        return key
+
+    return dependency
+
+
+_challenge = {"WWW-Authenticate": "Bearer"}
+
+
+# -- request bodies: base64 JSON or multipart ----------------------------------------------------
+
+
+async def _images_and_params(request: Request, model: type[M]) -> tuple[M, dict[str, list[bytes]]]:
+    """The request's fields validated by ``model`` and its images as bytes, from either encoding."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fields = s.IMAGE_FIELDS[model]
+    if kind == "application/json":
+        try:
+            parsed = model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_input=False)) from None
+        images = {}
+        for name, several in fields:
+            value = getattr(parsed, name)
+            images[name] = [_b64(v, name) for v in (value if several else [value])]
+        return parsed, images
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=21, max_fields=20)
+        try:
+            values: dict[str, Any] = {}
+            images = {}
+            for name, several in fields:
+                parts = form.getlist(name)
+                if not parts or not all(isinstance(p, UploadFile) for p in parts):
+                    raise Refusal(422, f"{name}: an image file part is required")
+                if not several and len(parts) > 1:
+                    raise Refusal(422, f"{name}: one image expected, got {len(parts)}")
+                images[name] = [await p.read() for p in parts if isinstance(p, UploadFile)]
+                values[name] = ["-"] * len(parts) if several else "-"  # placeholders for validation
+            for key, value in form.multi_items():
+                if key in values:
+                    continue
+                if not isinstance(value, str):
+                    raise Refusal(422, f"{key}: a text field was expected")
+                values[key] = value
+            try:
+                parsed = model.model_validate(values)
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors(include_input=False)) from None
+            return parsed, images
+        finally:
+            await form.close()
+    raise Refusal(415, "send the image as multipart/form-data or as base64 in application/json")
+
+
+def _b64(text: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImage(f"{field}: not valid base64") from None
+
+
+async def _sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+SubjectName = Annotated[str, PathParam(min_length=1, max_length=200, description="the subject's name")]
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/admin/")
+
+    @app.get("/v1/health", response_model=s.HealthOut, tags=["service"])
+    async def health(request: Request) -> dict[str, Any]:
+        """Liveness: no key needed, no data returned."""
+        return {"status": "ok", "version": __version__, "workers": _service(request).pool.workers}
+
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def metrics(request: Request, key: Annotated[ApiKey, Depends(require("admin"))]) -> Response:
+        """Prometheus metrics (requests, latency, queue, subjects): counts only, never biometric data."""
+        service = _service(request)
+        service.metrics.subjects.set(await _sync(len, service.store))
+        service.metrics.inference_busy.set(service.pool.busy)
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/key", response_model=s.KeyOut, tags=["service"])
+    async def key_info(request: Request, key: Annotated[ApiKey, Depends(require(None))]) -> dict[str, Any]:
+        """The calling key's name and scopes (the admin page's log-in check)."""
+        return {"name": key.name, "key_id": key.key_id, "scopes": sorted(key.scopes)}
+
+    @app.post(
+        "/v1/detect", response_model=s.DetectOut, tags=["faces"], openapi_extra=s.request_body(s.DetectIn)
+    )
+    async def detect(request: Request, key: Annotated[ApiKey, Depends(require("detect"))]) -> dict[str, Any]:
+        """Every face in the image: box, detector score, 5 landmarks; largest first."""
+        _, images = await _images_and_params(request, s.DetectIn)
+        faces = await _service(request).pool.detect(images["image"][0])
+        return {"faces": [f.to_json() for f in faces]}
+
+    @app.post(
+        "/v1/verify", response_model=s.VerifyOut, tags=["faces"], openapi_extra=s.request_body(s.VerifyIn)
+    )
+    async def verify(request: Request, key: Annotated[ApiKey, Depends(require("verify"))]) -> dict[str, Any]:
+        """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?"""
+        params, images = await _images_and_params(request, s.VerifyIn)
+        match = await _service(request).pool.verify(images["a"][0], images["b"][0], params.fmr)
+        return match.to_json()
+
+    @app.post(
+        "/v1/search", response_model=s.SearchOut, tags=["gallery"], openapi_extra=s.request_body(s.SearchIn)
+    )
+    async def search(request: Request, key: Annotated[ApiKey, Depends(require("search"))]) -> dict[str, Any]:
+        """Who is this? Subjects consented to ``purpose`` whose best template passes the threshold.
+
+        The audit log records the key's name and the purpose.
+        """
+        params, images = await _images_and_params(request, s.SearchIn)
+        result = await _service(request).pool.search(
+            images["image"][0],
+            purpose=params.purpose,
+            actor=f"key:{key.name}",
+            top_k=params.top_k,
+            fmr=params.fmr,
+            fpir=params.fpir,
+            all_faces=params.all_faces,
+        )
+        return {
+            "faces": [f.to_json() for f in result.faces],
+            "fmr": result.fmr,
+            "threshold": result.threshold,
+            "fpir": result.fpir,
+        }
+
+    @app.get("/v1/subjects", response_model=s.SubjectsOut, tags=["gallery"])
+    async def list_subjects(
+        request: Request,
+        key: Annotated[ApiKey, Depends(require("enroll"))],
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """The subjects with their consent and template counts, by name."""
+        found = await _sync(_service(request).store.subjects)
+        return {"subjects": [x.to_json() for x in found[offset : offset + limit]], "total": len(found)}
+
+    @app.post("/v1/subjects", response_model=s.SubjectOut, status_code=201, tags=["gallery"])
+    async def create_subject(
+        request: Request, body: s.CreateSubjectIn, key: Annotated[ApiKey, Depends(require("enroll"))]
+    ) -> dict[str, Any]:
+        """Record a subject and its consent (purpose, evidence, expiry); enrol faces next."""
+        subject = await _sync(
+            _service(request).store.create_subject,
+            body.subject,
+            purpose=body.purpose,
+            evidence=body.evidence,
+            expires_at=body.expires_at,
+            actor=f"key:{key.name}",
+        )
+        return subject.to_json()
+
+    @app.get("/v1/subjects/{name}", response_model=s.SubjectOut, tags=["gallery"])
+    async def show_subject(
+        request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
+    ) -> dict[str, Any]:
+        """One subject with its consent and template count."""
+        return (await _sync(_service(request).store.subject, name)).to_json()
+
+    @app.post(
+        "/v1/subjects/{name}/faces",
+        response_model=s.EnrollOut,
+        tags=["gallery"],
+        openapi_extra=s.request_body(s.EnrollIn),
+    )
+    async def enroll(
+        request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
+    ) -> dict[str, Any]:
+        """Enrol the face of each photo into the subject, under its consent. All or nothing."""
+        params, images = await _images_and_params(request, s.EnrollIn)
+        result = await _service(request).pool.add_faces(
+            name, images["images"], actor=f"key:{key.name}", largest_face=params.largest_face
+        )
+        return {
+            "subject": result.subject,
+            "created": result.created,
+            "added": result.added,
+            "skipped": result.skipped,
+        }
+
+    @app.delete("/v1/subjects/{name}", response_model=s.EraseOut, tags=["gallery"])
+    async def erase(
+        request: Request,
+        name: SubjectName,
+        key: Annotated[ApiKey, Depends(require("erase"))],
+        reason: Annotated[str | None, Query(max_length=2000)] = None,
+    ) -> dict[str, Any]:
+        """Erase the subject: consent, templates, and their bytes on disk. The audit log keeps the fact."""
+        result = await _sync(_service(request).store.erase, name, actor=f"key:{key.name}", reason=reason)
+        return {"subject": result.subject, "templates": result.templates, "wal_cleared": result.wal_cleared}
+
+    @app.get("/v1/audit", response_model=s.AuditOut, tags=["gallery"])
+    async def audit(
+        request: Request,
+        key: Annotated[ApiKey, Depends(require("audit"))],
+        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+        subject: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """The audit log, newest first: who did what, when, for which purpose (never biometric data)."""
+        entries = await _sync(_service(request).store.audit, limit=limit, subject=subject)
+        return {"entries": [e.to_json() for e in entries]}
