@@ -909,16 +909,19 @@ class Store:
         return count
 
     def _rebuild_locked(self, dim: int) -> None:
+        """Build the index from every stored template, 100,000 at a time (bounded extra memory)."""
         index = VectorIndex(max(dim, 1))
         with self.db.read() as conn:
             seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
-            ids: list[int] = []
-            vectors: list[NDArray[np.float32]] = []
-            for tid, blob in conn.execute("SELECT id, vector FROM templates ORDER BY id"):
-                ids.append(int(tid))
-                vectors.append(self._protector.open_vector(blob, dim))
-        matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
-        index.add(np.asarray(ids, dtype=np.int64), matrix, seq=seq)
+            index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
+            rows = conn.execute("SELECT id, vector FROM templates ORDER BY id")
+            while chunk := rows.fetchmany(100_000):
+                ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+                vectors = np.empty((len(chunk), dim), dtype=np.float32)
+                for i, (_, blob) in enumerate(chunk):
+                    vectors[i] = self._protector.open_vector(blob, dim)
+                index.add(ids, vectors, seq=seq)
+            index.advance(seq)
         self._index = index
         self._save_index()
 
