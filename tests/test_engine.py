@@ -19,16 +19,15 @@ def test_detect_finds_the_astronaut_at_the_known_box(
     engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
     faces = engine.detect(samples["astronaut"])
-    # dlib's HOG detector also fires weakly (score ~0.12) on her mission patch; largest first,
-    # ties broken by score
-    assert faces[0].box == Box(175.0, 76.0, 266.0, 167.0)
-    assert faces[0].score == pytest.approx(1.164, abs=0.01)
-    assert faces[0].template is None and faces[0].detector == "hog"
+    # the default detector is dlib's MMOD CNN (dlib's HOG also fires weakly on her mission patch)
+    assert faces[0].box == Box(165.0, 73.0, 264.0, 172.0)
+    assert faces[0].score == pytest.approx(1.067, abs=0.01)
+    assert faces[0].template is None and faces[0].detector == "cnn"
 
 
 def test_detect_grace_hopper(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
     (face,) = engine.detect(samples["hopper"])
-    assert face.box == Box(180.0, 139.0, 367.0, 326.0)
+    assert face.box == Box(187.0, 145.0, 358.0, 316.0)
     points = face.landmarks
     assert points.shape == (5, 2)
     b = face.box

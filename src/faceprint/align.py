@@ -49,7 +49,7 @@ def _rect_down(r: _Rect) -> _Rect:
 
 
 def _lround(v: float) -> int:
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1)
 
 
 def pyramid_down2(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -60,13 +60,18 @@ def pyramid_down2(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     img = image.astype(np.uint32)
     out_c = (nc - 3) // 2
     cols = 2 * np.arange(out_c)
-    temp = img[:, cols] + 4 * img[:, cols + 1] + 6 * img[:, cols + 2] + 4 * img[:, cols + 3] + img[:, cols + 4]
+    temp = (
+        img[:, cols] + 4 * img[:, cols + 1] + 6 * img[:, cols + 2] + 4 * img[:, cols + 3] + img[:, cols + 4]
+    )
     rows = np.arange(2, nr - 2, 2)
     down = temp[rows - 2] + 4 * temp[rows - 1] + 6 * temp[rows] + 4 * temp[rows + 1] + temp[rows + 2]
-    return (down // 256).astype(np.uint8)[: (nr - 3) // 2]
+    result: NDArray[np.uint8] = (down // 256).astype(np.uint8)[: (nr - 3) // 2]
+    return result
 
 
-def _bilinear(src: NDArray[np.uint8], m: NDArray[np.float64], b: NDArray[np.float64], rows: int, cols: int) -> RGBImage:
+def _bilinear(
+    src: NDArray[np.uint8], m: NDArray[np.float64], b: NDArray[np.float64], rows: int, cols: int
+) -> RGBImage:
     """dlib's transform_image with interpolate_bilinear: out(r, c) = src(m @ (c, r) + b)."""
     cc, rr = np.meshgrid(np.arange(cols, dtype=np.float64), np.arange(rows, dtype=np.float64))
     x = (m[0, 0] * cc + m[0, 1] * rr) + b[0]
@@ -119,7 +124,10 @@ def face_chip(
         return (cos_a * dx - sin_a * dy + center[0], sin_a * dx + cos_a * dy + center[1])
 
     center = ((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2)
-    corners = [rotate(center, p) for p in ((rect[0], rect[1]), (rect[2], rect[1]), (rect[0], rect[3]), (rect[2], rect[3]))]
+    corners = [
+        rotate(center, p)
+        for p in ((rect[0], rect[1]), (rect[2], rect[1]), (rect[0], rect[3]), (rect[2], rect[3]))
+    ]
     xs, ys = [p[0] for p in corners], [p[1] for p in corners]
     height, width = image.shape[:2]
     grown = (

@@ -14,6 +14,7 @@ The network runs on onnxruntime; everything around it follows dlib (``cnn_face_d
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -91,16 +92,16 @@ def resize_bilinear(src: NDArray[Any], out_h: int, out_w: int) -> NDArray[Any]:
             one = np.float32(1)
             upper = (one - lrf) * data[:, top][:, :, tl_i] + lrf * data[:, top][:, :, tr_i]
             lower = (one - lrf) * data[:, bottom][:, :, tl_i] + lrf * data[:, bottom][:, :, tr_i]
-            out[:, :, n_simd:] = ((1 - tbc) * upper.astype(np.float64) + tbc * lower.astype(np.float64)).astype(
-                np.float32
-            )
+            out[:, :, n_simd:] = (
+                (1 - tbc) * upper.astype(np.float64) + tbc * lower.astype(np.float64)
+            ).astype(np.float32)
     if is_u8:
         return np.ascontiguousarray(np.moveaxis(out.astype(np.uint8), 0, 2))
     return out
 
 
 def _lround(v: float) -> int:
-    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+    return math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1)
 
 
 def pyramid_up(image: RGBImage) -> RGBImage:
@@ -152,10 +153,10 @@ def tiled_pyramid_rects(nr: int, nc: int, padding: int = 10, outer: int = 11) ->
 
 def _nearest_rect(rects: list[_Rect], x: int, y: int) -> int:
     best, best_dist = 0, math.inf
-    for i, (l, t, r, b) in enumerate(rects):
-        if l <= x <= r and t <= y <= b:
+    for i, (lft, t, r, b) in enumerate(rects):
+        if lft <= x <= r and t <= y <= b:
             return i
-        dist = math.hypot(min(max(x, l), r) - x, min(max(y, t), b) - y)
+        dist = math.hypot(min(max(x, lft), r) - x, min(max(y, t), b) - y)
         if dist < best_dist:
             best, best_dist = i, dist
     return best
@@ -204,10 +205,10 @@ class OnnxCnnDetector:
         rects, nr, nc = tiled_pyramid_rects(h, w)
         data = np.zeros((3, nr, nc), dtype=np.float32)
         l0, t0, r0, b0 = rects[0]
-        data[:, t0 : b0 + 1, l0 : r0 + 1] = (np.moveaxis(image, 2, 0).astype(np.float32) - self._mean) / np.float32(
-            256
-        )
-        for prev, cur in zip(rects, rects[1:], strict=False):
+        data[:, t0 : b0 + 1, l0 : r0 + 1] = (
+            np.moveaxis(image, 2, 0).astype(np.float32) - self._mean
+        ) / np.float32(256)
+        for prev, cur in itertools.pairwise(rects):
             src = data[:, prev[1] : prev[3] + 1, prev[0] : prev[2] + 1]
             data[:, cur[1] : cur[3] + 1, cur[0] : cur[2] + 1] = resize_bilinear(
                 src, cur[3] - cur[1] + 1, cur[2] - cur[0] + 1
@@ -231,7 +232,7 @@ class OnnxCnnDetector:
         half_w, half_h = (self._window[0] - 1) / 2, (self._window[1] - 1) / 2
         candidates = []
         for x, y, score in zip(px, py, values, strict=True):
-            level = _nearest_rect(rects, int(math.floor(x + 0.5)), int(math.floor(y + 0.5)))
+            level = _nearest_rect(rects, math.floor(x + 0.5), math.floor(y + 0.5))
             ox, oy = rects[level][0], rects[level][1]
             box = [x - half_w - ox, y - half_h - oy, x + half_w - ox, y + half_h - oy]
             for _ in range(level):  # pyramid_down<6>::point_up
@@ -245,10 +246,15 @@ class OnnxCnnDetector:
                 continue
             kept.append((score, rect))
         out = []
-        for score, (l, t, r, b) in kept:
-            corners = [float(l), float(t), float(r), float(b)]
+        for score, rect in kept:
+            corners = [float(v) for v in rect]
             for _ in range(upsample):  # pyramid_down<2>::point_down
-                corners = [corners[0] / 2 - 1.25, corners[1] / 2 - 0.75, corners[2] / 2 - 1.25, corners[3] / 2 - 0.75]
+                corners = [
+                    corners[0] / 2 - 1.25,
+                    corners[1] / 2 - 0.75,
+                    corners[2] / 2 - 1.25,
+                    corners[3] / 2 - 0.75,
+                ]
             l2, t2, r2, b2 = (_lround(v) for v in corners)
             out.append(Detection(l2, t2, r2 + 1, b2 + 1, score))
         return out

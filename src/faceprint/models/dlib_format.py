@@ -16,7 +16,6 @@ type is written, output first, exactly as ``dlib::deserialize`` walks it.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +63,7 @@ class _Stream:
         self.pos += n
         return chunk
 
-    def int(self) -> int:
+    def read_int(self) -> int:
         data, pos = self.data, self.pos
         if pos >= len(data):
             raise self.fail("unexpected end of file")
@@ -76,44 +75,44 @@ class _Stream:
         self.pos = pos + 1 + size
         return -value if control & 0x80 else value
 
-    def float(self) -> float:
+    def read_float(self) -> float:
         if self.pos < len(self.data) and self.data[self.pos] & 0x70:
             raise self.fail("old text float format (not supported)")
-        mantissa, exponent = self.int(), self.int()
+        mantissa, exponent = self.read_int(), self.read_int()
         if exponent in _FLOAT_SPECIAL:
             return _FLOAT_SPECIAL[exponent]
         return math.ldexp(mantissa, exponent)
 
-    def bool(self) -> bool:
+    def read_bool(self) -> bool:
         ch = self._take(1)
         if ch not in (b"0", b"1"):
             raise self.fail("bad bool")
         return ch == b"1"
 
-    def byte(self) -> int:
+    def read_byte(self) -> int:
         return self._take(1)[0]
 
-    def str(self) -> str:
-        n = self.int()
+    def read_str(self) -> str:
+        n = self.read_int()
         if n < 0 or n > 10_000:
             raise self.fail("bad string length")
         return self._take(n).decode("latin-1")
 
     def expect(self, *versions: str) -> str:
-        got = self.str()
+        got = self.read_str()
         if got not in versions:
             raise self.fail(f"found {got!r} where {' or '.join(versions)} was expected")
         return got
 
     def version(self, low: int, high: int) -> int:
-        v = self.int()
+        v = self.read_int()
         if not low <= v <= high:
             raise self.fail(f"version {v} not in {low}..{high}")
         return v
 
     def tensor(self) -> NDArray[np.float32]:
         self.version(2, 2)
-        shape = tuple(self.int() for _ in range(4))
+        shape = tuple(self.read_int() for _ in range(4))
         if any(d < 0 for d in shape):
             raise self.fail("negative tensor dimension")
         count = int(np.prod(shape))
@@ -122,12 +121,12 @@ class _Stream:
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
         self.version(1, 1)
-        n, k, nr, nc = (self.int() for _ in range(4))
+        n, k, nr, nc = (self.read_int() for _ in range(4))
         return n, k, nr, nc
 
     def float_matrix(self) -> NDArray[np.float64]:
-        nr, nc = abs(self.int()), abs(self.int())
-        return np.array([self.float() for _ in range(nr * nc)], dtype=np.float64).reshape(nr, nc)
+        nr, nc = abs(self.read_int()), abs(self.read_int())
+        return np.array([self.read_float() for _ in range(nr * nc)], dtype=np.float64).reshape(nr, nc)
 
     def at_end(self) -> bool:
         return self.pos == len(self.data)
@@ -198,9 +197,12 @@ def _resnet_arch() -> list[str]:
 
     levels = (
         ares_down()  # alevel0
-        + ares() * 2 + ares_down()  # alevel1
-        + ares() * 2 + ares_down()  # alevel2
-        + ares() * 3 + ares_down()  # alevel3
+        + ares() * 2
+        + ares_down()  # alevel1
+        + ares() * 2
+        + ares_down()  # alevel2
+        + ares() * 3
+        + ares_down()  # alevel3
         + ares() * 3  # alevel4
     )
     return ["fc", "avg_pool", *levels, "max_pool", "relu", "affine", "con"]
@@ -220,15 +222,15 @@ def _read_layer(s: _Stream, kind: str) -> Layer:
     if kind == "con":
         version = s.expect("con_4", "con_5", "con_6")
         params = s.tensor().reshape(-1)
-        num_filters = s.int()
-        nr, nc, sy, sx, py, px = (s.int() for _ in range(6))
+        num_filters = s.read_int()
+        nr, nc, sy, sx, py, px = (s.read_int() for _ in range(6))
         filters = s.alias_tensor()
         biases = s.alias_tensor()
         for _ in range(4):  # learning rate and weight decay multipliers
-            s.float()
-        use_bias = s.bool() if version in ("con_5", "con_6") else True
+            s.read_float()
+        use_bias = s.read_bool() if version in ("con_5", "con_6") else True
         if version == "con_6":
-            s.bool()  # use_relu: a fused relu, never set in these files
+            s.read_bool()  # use_relu: a fused relu, never set in these files
         n_w = int(np.prod(filters))
         if filters[0] != num_filters or filters[2:] != (nr, nc):
             raise s.fail("inconsistent convolution filter shape")
@@ -248,38 +250,38 @@ def _read_layer(s: _Stream, kind: str) -> Layer:
             s.tensor()  # invstds
             running_means = s.tensor().reshape(-1).astype(np.float64)
             running_variances = s.tensor().reshape(-1).astype(np.float64)
-            s.int()  # num_updates
-            s.int()  # running_stats_window_size
+            s.read_int()  # num_updates
+            s.read_int()  # running_stats_window_size
             for _ in range(4):
-                s.float()
-            eps = s.float()
+                s.read_float()
+            eps = s.read_float()
             g = params[:k].astype(np.float32) / np.sqrt(running_variances + eps).astype(np.float32)
             b = params[k : 2 * k] - g * running_means.astype(np.float32)
             return Affine(g.astype(np.float32), b.astype(np.float32))
-        s.int()  # mode (conv or fc)
+        s.read_int()  # mode (conv or fc)
         if version == "affine_2":
-            s.bool()  # disabled
+            s.read_bool()  # disabled
         return Affine(params[:k].copy(), params[k : 2 * k].copy())
     if kind == "fc":
         version = s.expect("fc_2", "fc_3")
-        num_outputs, num_inputs = s.int(), s.int()
+        num_outputs, num_inputs = s.read_int(), s.read_int()
         params = s.tensor().reshape(-1)
         s.alias_tensor()
         s.alias_tensor()
-        if s.int() != 1:  # fc_bias_mode: FC_NO_BIAS == 1
+        if s.read_int() != 1:  # fc_bias_mode: FC_NO_BIAS == 1
             raise s.fail("expected a fully connected layer without bias")
         for _ in range(4):
-            s.float()
+            s.read_float()
         if version == "fc_3":
-            s.bool()  # use_bias (no bias in FC_NO_BIAS mode either way)
+            s.read_bool()  # use_bias (no bias in FC_NO_BIAS mode either way)
         return Fc(params[: num_inputs * num_outputs].reshape(num_inputs, num_outputs).copy())
     if kind in ("max_pool", "avg_pool"):
         s.expect(f"{kind}_2")
-        nr, nc, sy, sx, py, px = (s.int() for _ in range(6))
+        nr, nc, sy, sx, py, px = (s.read_int() for _ in range(6))
         return Op(kind, (nr, nc), (sy, sx), (py, px))
     if kind == "relu":
         if s.expect("relu_", "relu_2") == "relu_2":
-            s.bool()
+            s.read_bool()
         return Op("relu")
     if kind.startswith("add_prev"):
         s.expect("add_prev_")
@@ -300,13 +302,12 @@ def read_net(data: bytes, architecture: Sequence[str], name: str) -> DlibNet:
             raise s.fail("bad tag/skip layer version")
     bottom_version = versions[-1]
     input_kind = s.expect("input_rgb_image_sized", "input_rgb_image_pyramid", "input_rgb_image_pyramid2")
-    mean = (s.float(), s.float(), s.float())
+    mean = (s.read_float(), s.read_float(), s.read_float())
     if input_kind == "input_rgb_image_sized":
-        s.int()
-        s.int()
-    elif input_kind == "input_rgb_image_pyramid2":
-        if (s.int(), s.int()) != (10, 11):
-            raise s.fail("unsupported pyramid padding")
+        s.read_int()
+        s.read_int()
+    elif input_kind == "input_rgb_image_pyramid2" and (s.read_int(), s.read_int()) != (10, 11):
+        raise s.fail("unsupported pyramid padding")
     layers: list[Layer] = []
     for depth, kind in reversed(list(enumerate(architecture))):
         if kind.startswith(("tag", "skip")):
@@ -315,14 +316,14 @@ def read_net(data: bytes, architecture: Sequence[str], name: str) -> DlibNet:
         layers.append(_read_layer(s, kind))
         # add_layer's trailer
         for _ in range(3):
-            s.bool()
+            s.read_bool()
         s.tensor()  # x_grad
         s.tensor()  # cached_output
         is_bottom = depth == len(architecture) - 1
         if is_bottom:
             s.tensor()  # grad_final
             if bottom_version >= 3:
-                s.int()  # sample expansion factor
+                s.read_int()  # sample expansion factor
         elif versions[depth] == 2:
             s.tensor()  # params_grad
     if not s.at_end():
@@ -333,34 +334,34 @@ def read_net(data: bytes, architecture: Sequence[str], name: str) -> DlibNet:
 def _read_loss(s: _Stream) -> dict[str, object]:
     version = s.expect("loss_metric_", "loss_metric_2", "loss_mmod_")
     if version == "loss_metric_2":
-        return {"kind": "metric", "margin": s.float(), "dist_thresh": s.float()}
+        return {"kind": "metric", "margin": s.read_float(), "dist_thresh": s.read_float()}
     if version == "loss_metric_":
         return {"kind": "metric"}
     opt_version = s.version(1, 4)
     windows: list[tuple[int, int, str]] = []
     if opt_version == 1:
-        windows.append((s.int(), s.int(), ""))
+        windows.append((s.read_int(), s.read_int(), ""))
     else:
-        for _ in range(s.int()):
+        for _ in range(s.read_int()):
             v = s.version(1, 2)
-            width, height = s.int(), s.int()
-            label = s.str() if v == 2 else ""
+            width, height = s.read_int(), s.read_int()
+            label = s.read_str() if v == 2 else ""
             windows.append((width, height, label))
     options: dict[str, object] = {
         "kind": "mmod",
         "detector_windows": windows,
-        "loss_per_false_alarm": s.float(),
-        "loss_per_missed_target": s.float(),
-        "truth_match_iou_threshold": s.float(),
-        "overlaps_nms": (s.float(), s.float()),  # (iou, percent covered)
-        "overlaps_ignore": (s.float(), s.float()),
+        "loss_per_false_alarm": s.read_float(),
+        "loss_per_missed_target": s.read_float(),
+        "truth_match_iou_threshold": s.read_float(),
+        "overlaps_nms": (s.read_float(), s.read_float()),  # (iou, percent covered)
+        "overlaps_ignore": (s.read_float(), s.read_float()),
         "use_bounding_box_regression": False,
     }
     if opt_version >= 3:
-        s.byte()
+        s.read_byte()
     if opt_version >= 4:
-        options["use_bounding_box_regression"] = s.bool()
-        s.float()
+        options["use_bounding_box_regression"] = s.read_bool()
+        s.read_float()
     return options
 
 
@@ -422,12 +423,12 @@ def read_shape_predictor(path: Path) -> ShapePredictorModel:
     s.version(1, 1)
     initial = s.float_matrix().reshape(-1).astype(np.float32)
     forests = []
-    for _ in range(s.int()):
+    for _ in range(s.read_int()):
         trees = []
-        for _ in range(s.int()):
-            n_splits = s.int()
-            splits = [(s.int(), s.int(), s.float()) for _ in range(n_splits)]
-            leaves = [s.float_matrix().reshape(-1) for _ in range(s.int())]
+        for _ in range(s.read_int()):
+            n_splits = s.read_int()
+            splits = [(s.read_int(), s.read_int(), s.read_float()) for _ in range(n_splits)]
+            leaves = [s.float_matrix().reshape(-1) for _ in range(s.read_int())]
             if len(leaves) != n_splits + 1 or any(leaf.size != initial.size for leaf in leaves):
                 raise s.fail("malformed regression tree")
             trees.append(
@@ -439,10 +440,14 @@ def read_shape_predictor(path: Path) -> ShapePredictorModel:
                 )
             )
         forests.append(tuple(trees))
-    anchors = tuple(np.array([s.int() for _ in range(s.int())], dtype=np.int64) for _ in range(s.int()))
+    anchors = tuple(
+        np.array([s.read_int() for _ in range(s.read_int())], dtype=np.int64) for _ in range(s.read_int())
+    )
     deltas = tuple(
-        np.array([(s.float(), s.float()) for _ in range(s.int())], dtype=np.float32).reshape(-1, 2)
-        for _ in range(s.int())
+        np.array([(s.read_float(), s.read_float()) for _ in range(s.read_int())], dtype=np.float32).reshape(
+            -1, 2
+        )
+        for _ in range(s.read_int())
     )
     if not s.at_end() or len(anchors) != len(forests) or len(deltas) != len(forests):
         raise s.fail("malformed shape predictor")

@@ -157,5 +157,5 @@ def _load(path: Path, cache: str) -> tuple[list[_Cascade], NDArray[np.float32]]:
 
     cached_file(cache_dir(cache), f"{path.stem}-{file_sha256(path)[:16]}.npz", build, valid)
     count = sum(1 for k in loaded if k.startswith("idx1") and k[4:].isdigit())
-    cascades = [_Cascade(*(np.asarray(loaded[f"{f}{i}"]) for f in _FIELDS)) for i in range(count)]  # type: ignore[arg-type]
+    cascades = [_Cascade(*(np.asarray(loaded[f"{f}{i}"]) for f in _FIELDS)) for i in range(count)]
     return cascades, np.asarray(loaded["initial"], dtype=np.float32)

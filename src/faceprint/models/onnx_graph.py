@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -131,7 +132,7 @@ def build_onnx(net: DlibNet, *, image_size: int | None) -> bytes:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(array), n))
         return n
 
-    def node(op: str, inputs: list[str], **attrs: object) -> str:
+    def node(op: str, inputs: list[str], **attrs: Any) -> str:
         out = name(op.lower())
         nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
@@ -186,7 +187,9 @@ def build_onnx(net: DlibNet, *, image_size: int | None) -> bytes:
             raise ModelError(f"cannot convert layer {layer}")
     nodes[-1].output[0] = "output"
     last = net.layers[-1]
-    out_dims: list[str | int] = ["batch", last.weights.shape[1]] if isinstance(last, Fc) else ["batch", channels, "oh", "ow"]
+    out_dims: list[str | int] = (
+        ["batch", last.weights.shape[1]] if isinstance(last, Fc) else ["batch", channels, "oh", "ow"]
+    )
     dims: list[str | int] = ["batch", 3, image_size or "height", image_size or "width"]
     graph = helper.make_graph(
         nodes,
@@ -195,7 +198,9 @@ def build_onnx(net: DlibNet, *, image_size: int | None) -> bytes:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_dims)],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceprint")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], producer_name="faceprint"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     data: bytes = model.SerializeToString()
