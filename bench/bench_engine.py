@@ -21,8 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 import faceprint
+from faceprint.align import face_chip
 from faceprint.imageio import RGBImage, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +49,70 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return (time.perf_counter() - start) * 1000.0, out
 
 
+def machine_peak_gflops() -> float:
+    """fp32 peak: cores x clock x FLOPs per cycle (2 FMA units x 8 lanes x 2 with AVX2+FMA, else SSE)."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    per_cycle = 64 if "avx512f" in flags else 32 if "fma" in flags and "avx2" in flags else 8
+    return (os.cpu_count() or 1) * (max(mhz) if mhz else 2000.0) / 1000.0 * per_cycle
+
+
+def onnx_table(images: list[tuple[str, RGBImage]], fr: object) -> None:
+    """The onnx backend vs dlib's wheel: embedder, CNN detector, end to end (issue 3's table)."""
+    import dlib
+
+    from faceprint.models import dlib_backend
+    from faceprint.models.dlib_format import read_resnet
+    from faceprint.models.onnx_graph import net_flops
+    from faceprint.models.registry import model_path
+
+    ours = faceprint.Engine(faceprint.Settings(backend="onnx", detector="cnn", upsample=0)).load()
+    ref_emb = dlib_backend.ResNetEmbedder(model_path("resnet"))
+    ref_det = dlib_backend.CnnDetector(model_path("cnn"))
+    chips = []
+    for _, rgb in images:
+        for face in ours.detect(rgb):
+            chips.append(face_chip(rgb, face.landmarks))
+    chips = (chips * (64 // max(1, len(chips)) + 1))[:64]
+    emb = ours._embedder_model()
+    emb.embed_chips(chips[:2])
+    rows = []
+    t_single, _ = timed(lambda: [emb.embed_chips([c]) for c in chips[:16]])
+    t_batch, _ = timed(lambda: emb.embed_chips(chips))
+    r_single, _ = timed(lambda: [ref_emb.embed_chips([c]) for c in chips[:16]])
+    r_batch, _ = timed(lambda: ref_emb.embed_chips(chips))
+    rows.append(("embedder, faces/s single", 16000 / t_single, 16000 / r_single))
+    rows.append(("embedder, faces/s batched (64)", 64000 / t_batch, 64000 / r_batch))
+    for w, h in ((640, 480), (1280, 720)):
+        rgb = np.ascontiguousarray(np.asarray(Image.fromarray(images[0][1]).resize((w, h))))
+        det = ours._models(embed=False)[0]
+        det.detect(rgb, 0)
+        t, _ = timed(lambda rgb=rgb, det=det: det.detect(rgb, 0))
+        r, _ = timed(lambda rgb=rgb: ref_det.detect(rgb, 0))
+        rows.append((f"CNN detector, ms per {w}x{h}", t, r))
+    e2e_ours, e2e_fr = [], []
+    for _, rgb in images[:20]:
+        e2e_ours.append(timed(lambda rgb=rgb: ours.embed(rgb))[0])
+        e2e_fr.append(
+            timed(lambda rgb=rgb: fr.face_encodings(rgb, fr.face_locations(rgb, 1, "hog"), 1, "small"))[0]
+        )  # type: ignore[attr-defined]
+    print(f"\nonnx backend vs dlib {dlib.__version__} wheel ({os.cpu_count()} cores)")
+    print(f"{'measure':34} {'ours':>10} {'dlib':>10} {'ratio':>7}")
+    for label, a, b in rows:
+        ratio = a / b if "faces/s" in label else b / a
+        print(f"{label:34} {a:10.1f} {b:10.1f} {ratio:7.2f}")
+    a, b = statistics.fmean(e2e_ours), statistics.fmean(e2e_fr)
+    print(f"{'end to end ms/photo (CNN vs fr HOG)':34} {a:10.1f} {b:10.1f} {b / a:7.2f}")
+    gflop = net_flops(read_resnet(model_path("resnet")), 150) / 1e9
+    achieved = gflop * 64000 / t_batch
+    peak = machine_peak_gflops()
+    print(
+        f"embedder: {gflop:.3f} GFLOP/face, {achieved:.1f} GFLOP/s achieved of ~{peak:.0f} GFLOP/s peak "
+        f"({100 * achieved / peak:.0f}%)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,7 +129,7 @@ def main() -> int:
         return 2
 
     images = pick_images(args.lfw, args.faces, args.images)
-    engine = faceprint.Engine(faceprint.Settings(detector="hog", upsample=1)).load()
+    engine = faceprint.Engine(faceprint.Settings(detector="hog", upsample=1, backend="dlib")).load()
     # warm both up once
     engine.embed(images[0][1])
     fr.face_encodings(images[0][1], fr.face_locations(images[0][1], 1, "hog"), 1, "small")
@@ -104,6 +170,7 @@ def main() -> int:
         ours, peer = float(np.median(rows[f"fp_{key}"])), float(np.median(rows[f"fr_{key}"]))
         print(f"{label:34} {ours:10.1f} {peer:17.1f} {peer / ours:7.2f}")
     print("faceprint's detection includes the 5 landmarks; face_recognition's face_locations does not.")
+    onnx_table(images, fr)
     return 0
 
 

@@ -39,7 +39,7 @@ def test_detect_json_and_draw(images: dict[str, Path], tmp_path: Path) -> None:
     record = json.loads(stdout)
     assert record["image"] == str(images["hopper"])
     (face,) = record["faces"]
-    assert face["box"] == pytest.approx([180, 139, 367, 326], abs=3)
+    assert face["box"] == pytest.approx([187, 145, 358, 316], abs=3)
     assert len(face["landmarks"]) == 5 and "template" not in face
     drawn = Image.open(out)
     assert drawn.size == (512, 600)
@@ -50,7 +50,7 @@ def test_detect_several_images_draws_into_a_directory(images: dict[str, Path], t
         "detect", str(images["hopper"]), str(images["astronaut"]), "--draw", str(tmp_path / "d")
     )
     assert code == 0
-    assert "hopper.jpg: 1 face" in stdout and "astronaut.jpg: 2 faces" in stdout
+    assert "hopper.jpg: 1 face" in stdout and "astronaut.jpg: 1 face" in stdout
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["astronaut.faces.png", "hopper.faces.png"]
 
 
@@ -84,7 +84,8 @@ def test_verify_exit_codes_and_json(images: dict[str, Path]) -> None:
 
 
 def test_verify_says_when_an_image_has_several_faces(images: dict[str, Path]) -> None:
-    code, _, stderr = run("verify", str(images["astronaut"]), str(images["hopper"]))
+    # dlib's HOG detector also fires on the astronaut's mission patch; the CNN does not
+    code, _, stderr = run("verify", str(images["astronaut"]), str(images["hopper"]), "--detector", "hog")
     assert code == 1
     assert "2 faces found, using the largest" in stderr
     code, _, stderr = run("verify", str(images["astronaut"]), str(images["hopper"]), "--face-a", "5")

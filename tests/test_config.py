@@ -8,7 +8,7 @@ from faceprint.errors import InvalidInput
 
 def test_defaults() -> None:
     s = Settings.from_env({})
-    assert (s.detector, s.upsample, s.mirror) == ("hog", 1, False)
+    assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("cnn", 1, False, "onnx", 0)
 
 
 def test_environment_then_overrides() -> None:

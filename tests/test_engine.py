@@ -19,16 +19,15 @@ def test_detect_finds_the_astronaut_at_the_known_box(
     engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
     faces = engine.detect(samples["astronaut"])
-    # dlib's HOG detector also fires weakly (score ~0.12) on her mission patch; largest first,
-    # ties broken by score
-    assert faces[0].box == Box(175.0, 76.0, 266.0, 167.0)
-    assert faces[0].score == pytest.approx(1.164, abs=0.01)
-    assert faces[0].template is None and faces[0].detector == "hog"
+    # the default detector is dlib's MMOD CNN (dlib's HOG also fires weakly on her mission patch)
+    assert faces[0].box == Box(165.0, 73.0, 264.0, 172.0)
+    assert faces[0].score == pytest.approx(1.067, abs=0.01)
+    assert faces[0].template is None and faces[0].detector == "cnn"
 
 
 def test_detect_grace_hopper(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
     (face,) = engine.detect(samples["hopper"])
-    assert face.box == Box(180.0, 139.0, 367.0, 326.0)
+    assert face.box == Box(187.0, 145.0, 358.0, 316.0)
     points = face.landmarks
     assert points.shape == (5, 2)
     b = face.box
@@ -208,3 +207,9 @@ def test_one_engine_is_safe_to_share_between_threads(samples: dict[str, RGBImage
         results = list(pool.map(lambda ab: shared.verify(*ab), pairs))
     assert [m.is_match for m in results] == [True, False] * 4
     assert len({round(m.similarity, 6) for m in results[::2]}) == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 4), (4, 500), (500, 4), (39, 39), (60, 300)])
+def test_tiny_images_have_no_face_and_no_error(engine: faceprint.Engine, shape: tuple[int, int]) -> None:
+    """Found by fuzzing the service: the CNN must not be run on inputs smaller than its window."""
+    assert engine.detect(np.full((*shape, 3), 128, np.uint8)) == []

@@ -10,9 +10,10 @@ from typing import Literal, get_args
 
 from .errors import InvalidInput
 
-__all__ = ["DetectorName", "Settings"]
+__all__ = ["BackendName", "DetectorName", "Settings"]
 
 DetectorName = Literal["hog", "cnn"]
+BackendName = Literal["onnx", "dlib"]
 _ENV_PREFIX = "FACEPRINT_"
 _BOOLEANS = {
     "1": True,
@@ -30,9 +31,9 @@ _BOOLEANS = {
 class Settings:
     """Engine settings. Every field can be set from the environment as ``FACEPRINT_<FIELD>``."""
 
-    #: Face detector: ``hog`` (dlib's HOG + linear SVM, fast on CPU) or ``cnn`` (dlib's MMOD CNN,
-    #: more robust to pose and small faces, much slower on dlib's wheels).
-    detector: DetectorName = "hog"
+    #: Face detector: ``cnn`` (dlib's MMOD CNN, on onnxruntime with the default backend) or ``hog``
+    #: (dlib's HOG + linear SVM; needs dlib installed, the ``dlib`` extra).
+    detector: DetectorName = "cnn"
     #: How many times the image is upsampled before detection (finds faces down to ~40 px at 1).
     upsample: int = 1
     #: Largest accepted encoded image, in bytes.
@@ -58,10 +59,21 @@ class Settings:
     controller: str = ""
     #: HTTP service: requests per minute allowed to each API key (bursts of a tenth of it); 0 = no limit.
     rate_limit: int = 600
+    #: Inference backend: ``onnx`` (dlib's networks converted to ONNX, run by onnxruntime; landmarks
+    #: and alignment in numpy) or ``dlib`` (dlib's own wheel; an optional dependency).
+    backend: BackendName = "onnx"
+    #: onnxruntime intra-op threads per model; 0 = one per core.
+    threads: int = 0
+    #: Where converted models are cached ("" = ``$XDG_CACHE_HOME/faceprint`` or ``~/.cache/faceprint``).
+    cache_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.detector not in get_args(DetectorName):
             raise InvalidInput(f"unknown detector {self.detector!r}; choose one of {get_args(DetectorName)}")
+        if self.backend not in get_args(BackendName):
+            raise InvalidInput(f"unknown backend {self.backend!r}; choose one of {get_args(BackendName)}")
+        if self.threads < 0:
+            raise InvalidInput("threads must not be negative")
         if not 0 <= self.upsample <= 4:
             raise InvalidInput(f"upsample must be between 0 and 4, not {self.upsample}")
         for name in ("max_bytes", "max_pixels"):

@@ -63,12 +63,15 @@ class Engine:
 
     def _models(self, *, embed: bool) -> tuple[Detector, Landmarker, Embedder | None]:
         with self._load_lock:
+            s = self.settings
             if self._detector is None:
-                self._detector = load_detector(self.settings.detector)
+                self._detector = load_detector(
+                    s.detector, backend=s.backend, threads=s.threads, cache=s.cache_dir
+                )
             if self._landmarker is None:
-                self._landmarker = load_landmarker()
+                self._landmarker = load_landmarker(backend=s.backend, cache=s.cache_dir)
             if embed and self._embedder is None:
-                self._embedder = load_embedder()
+                self._embedder = load_embedder(backend=s.backend, threads=s.threads, cache=s.cache_dir)
             return self._detector, self._landmarker, self._embedder
 
     def _embedder_model(self) -> Embedder:
@@ -162,24 +165,53 @@ class Engine:
         faces in the given boxes (landmarks are still located inside each box).
         """
         rgb = self.load_image(image)
-        if boxes is None:
-            faces = self._detect(rgb, limit=1 if largest_only else None)
-        else:
-            for box in boxes:
-                if box.width <= 1 or box.height <= 1:
-                    raise InvalidInput(f"box {box.as_list()} is empty")
-            faces = [self._locate(rgb, box, float("nan"), "given") for box in boxes]
+        faces = (
+            self._detect(rgb, limit=1 if largest_only else None) if boxes is None else self._given(rgb, boxes)
+        )
         return self._embed_faces(rgb, faces)
 
-    def embed_many(self, images: Iterable[ImageSource], *, largest_only: bool = False) -> list[list[Face]]:
-        return [self.embed(image, largest_only=largest_only) for image in images]
+    def embed_many(
+        self,
+        images: Iterable[ImageSource],
+        *,
+        largest_only: bool = False,
+        boxes: Sequence[Sequence[Box]] | None = None,
+    ) -> list[list[Face]]:
+        """:meth:`embed` for many images, with every face of every image embedded in one batch.
+
+        ``boxes``, when given, holds the boxes to embed for each image (no detection).
+        """
+        items: list[tuple[RGBImage, list[Face]]] = []
+        for i, image in enumerate(images):
+            rgb = self.load_image(image)
+            if boxes is None:
+                faces = self._detect(rgb, limit=1 if largest_only else None)
+            else:
+                faces = self._given(rgb, boxes[i])
+            items.append((rgb, faces))
+        if boxes is not None and len(boxes) != len(items):
+            raise InvalidInput(f"got {len(boxes)} box lists for {len(items)} images")
+        return self._embed_batch(items)
+
+    def _given(self, rgb: RGBImage, boxes: Sequence[Box]) -> list[Face]:
+        for box in boxes:
+            if box.width <= 1 or box.height <= 1:
+                raise InvalidInput(f"box {box.as_list()} is empty")
+        return [self._locate(rgb, box, float("nan"), "given") for box in boxes]
 
     def _embed_faces(self, rgb: RGBImage, faces: list[Face]) -> list[Face]:
-        if not faces:
-            return []
+        return self._embed_batch([(rgb, faces)])[0]
+
+    def _embed_batch(self, items: list[tuple[RGBImage, list[Face]]]) -> list[list[Face]]:
+        """Templates for the faces of several images, through one embedder call."""
+        n = sum(len(faces) for _, faces in items)
+        if n == 0:
+            return [[] for _ in items]
         embedder = self._embedder_model()
         chips = [
-            face_chip(rgb, f.landmarks, size=embedder.chip_size, padding=embedder.chip_padding) for f in faces
+            face_chip(rgb, f.landmarks, size=embedder.chip_size, padding=embedder.chip_padding)
+            for rgb, faces in items
+            for f in faces
         ]
         if self.settings.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
@@ -187,12 +219,19 @@ class Engine:
             vectors = embedder.embed_chips(chips)
         if self.settings.mirror:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors[: len(faces)] + vectors[len(faces) :]
+            vectors = vectors[:n] + vectors[n:]
         model = self.model_id
-        return [
-            dataclasses.replace(face, template=Template(vec, model))
-            for face, vec in zip(faces, vectors, strict=True)
-        ]
+        out: list[list[Face]] = []
+        start = 0
+        for _, faces in items:
+            out.append(
+                [
+                    dataclasses.replace(face, template=Template(vec, model))
+                    for face, vec in zip(faces, vectors[start : start + len(faces)], strict=True)
+                ]
+            )
+            start += len(faces)
+        return out
 
     def template(self, source: FaceInput) -> Template:
         """The template of a face, a template itself, or of the largest face in an image."""

@@ -137,6 +137,7 @@ def _lfw_file(name: str, number: int) -> str:
 # -- embedding, in worker processes -------------------------------------------------------------
 
 _worker_engines: dict[str, Engine] = {}
+_CHUNK = 16  # images per worker task: their faces are embedded in one batch
 
 
 def _init_worker(settings: Settings) -> None:
@@ -160,15 +161,22 @@ def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box | N
     return max(faces, key=lambda f: f.box.iou(LFW_CENTRAL_BOX)).box, how
 
 
-def _embed_one(path: str) -> tuple[NDArray[np.float32], str]:
+def _embed_chunk(paths: Sequence[str]) -> list[tuple[NDArray[np.float32], str]]:
+    """Templates of a chunk of LFW images, all faces through one batched embedder call."""
     engine = _worker_engines["main"]
-    rgb = engine.load_image(path)
-    box, how = lfw_face(engine, _worker_engines["cnn"], rgb)
-    if box is None:
-        return np.zeros(engine.dim, dtype=np.float32), how
-    face = engine.embed(rgb, boxes=[box])[0]
-    assert face.template is not None
-    return face.template.vector, how
+    images, boxes, hows = [], [], []
+    for path in paths:
+        rgb = engine.load_image(path)
+        box, how = lfw_face(engine, _worker_engines["cnn"], rgb)
+        images.append(rgb)
+        boxes.append([] if box is None else [box])  # no face (a photo that is not an LFW crop)
+        hows.append(how)
+    faces = engine.embed_many(images, boxes=boxes)
+    out = []
+    for found, how in zip(faces, hows, strict=True):
+        template = found[0].template if found else None
+        out.append((np.zeros(engine.dim, dtype=np.float32) if template is None else template.vector, how))
+    return out
 
 
 def embed_lfw_images(
@@ -197,7 +205,10 @@ def embed_lfw_images(
         )
     settings = settings or Settings.from_env()
     workers = workers or os.cpu_count() or 1
+    if workers > 1 and settings.threads == 0:  # one process per core, one thread each
+        settings = dataclasses.replace(settings, threads=1)
     paths = [str(root / f) for f in files]
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     vectors: list[NDArray[np.float32]] = []
     fallbacks: collections.Counter[str] = collections.Counter()
     ctx = multiprocessing.get_context("spawn")
@@ -205,11 +216,12 @@ def embed_lfw_images(
         workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)
     ) as pool:
         try:
-            for vector, how in pool.map(_embed_one, paths, chunksize=8):
-                vectors.append(vector)
-                fallbacks[how] += 1
+            for chunk in pool.map(_embed_chunk, chunks):
+                for vector, how in chunk:
+                    vectors.append(vector)
+                    fallbacks[how] += 1
                 if progress is not None:
-                    progress(1)
+                    progress(len(chunk))
         except cf.process.BrokenProcessPool as exc:
             raise FaceprintError(f"an embedding worker died ({exc})") from None
     matrix = np.vstack(vectors).astype(np.float32)

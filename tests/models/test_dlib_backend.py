@@ -7,9 +7,10 @@ from faceprint.faces import Box
 from tests.conftest import shared_dir
 
 
-def test_hog_finds_every_face_of_dlibs_ground_truth(engine: faceprint.Engine) -> None:
+def test_hog_finds_every_face_of_dlibs_ground_truth() -> None:
     """dlib's detection ground truth (43 faces, 9 photos): every face found at IoU >= 0.5, no extras."""
     root = shared_dir("detect")
+    engine = faceprint.Engine(faceprint.Settings(detector="hog"))
     found, total, extra = 0, 0, 0
     for name in ("testing.xml", "training.xml"):
         for image in ET.parse(root / name).getroot().iter("image"):

@@ -133,10 +133,10 @@ def test_enrolment_is_all_or_nothing(store: Store, samples: dict[str, RGBImage],
 
 def two_people(samples: dict[str, RGBImage]) -> RGBImage:
     """Eileen Collins (512 px) beside Grace Hopper scaled so both faces are about the same size."""
-    hopper = np.asarray(Image.fromarray(samples["hopper"]).resize((218, 256)))
-    canvas = np.full((512, 512 + 218, 3), 255, np.uint8)
+    hopper = np.asarray(Image.fromarray(samples["hopper"]).resize((256, 300)))
+    canvas = np.full((512, 512 + 256, 3), 255, np.uint8)
     canvas[:, :512] = samples["astronaut"]
-    canvas[:256, 512:] = hopper
+    canvas[:300, 512:] = hopper
     return canvas
 
 

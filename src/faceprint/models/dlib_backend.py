@@ -25,7 +25,10 @@ def import_dlib() -> ModuleType:
     try:
         import dlib
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ModelError(f"dlib is not importable ({exc}); install it with 'pip install dlib-bin'") from None
+        raise ModelError(
+            f"dlib is not importable ({exc}): the HOG detector and the dlib backend need it; "
+            "install it with 'pip install faceprint[dlib]' or use the CNN detector"
+        ) from None
     module: ModuleType = dlib
     return module
 

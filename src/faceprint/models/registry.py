@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Final
 
-from ..config import DetectorName
+from ..config import BackendName, DetectorName
 from ..errors import ModelError
 from .base import Detector, Embedder, Landmarker
 
@@ -50,26 +50,46 @@ def model_path(role: str) -> Path:
     raise ModelError(f"{filename} not found in the {_PACKAGE!r} package; reinstall it")
 
 
-def load_detector(name: DetectorName) -> Detector:
-    """The face detector called ``name``; raises :class:`ModelError` on anything unknown."""
-    from . import dlib_backend
+def load_detector(
+    name: DetectorName, *, backend: BackendName = "onnx", threads: int = 0, cache: str = ""
+) -> Detector:
+    """The face detector called ``name``; raises :class:`ModelError` on anything unknown.
 
+    The CNN detector runs on ``backend``; HOG exists only in dlib, so it needs dlib installed
+    (the ``dlib`` extra) whatever the backend.
+    """
     match name:
         case "hog":
+            from . import dlib_backend
+
             return dlib_backend.HogDetector()
         case "cnn":
-            return dlib_backend.CnnDetector(model_path("cnn"))
+            if backend == "dlib":
+                from . import dlib_backend
+
+                return dlib_backend.CnnDetector(model_path("cnn"))
+            from .detector import OnnxCnnDetector
+
+            return OnnxCnnDetector(model_path("cnn"), threads=threads, cache=cache)
         case _:
             raise ModelError(f"unknown detector {name!r}; choose 'hog' or 'cnn'")
 
 
-def load_landmarker() -> Landmarker:
-    from . import dlib_backend
+def load_landmarker(*, backend: BackendName = "onnx", cache: str = "") -> Landmarker:
+    if backend == "dlib":
+        from . import dlib_backend
 
-    return dlib_backend.ShapePredictor5(model_path("landmarks5"))
+        return dlib_backend.ShapePredictor5(model_path("landmarks5"))
+    from .landmarks import NumpyShapePredictor
+
+    return NumpyShapePredictor(model_path("landmarks5"), cache=cache)
 
 
-def load_embedder() -> Embedder:
-    from . import dlib_backend
+def load_embedder(*, backend: BackendName = "onnx", threads: int = 0, cache: str = "") -> Embedder:
+    if backend == "dlib":
+        from . import dlib_backend
 
-    return dlib_backend.ResNetEmbedder(model_path("resnet"))
+        return dlib_backend.ResNetEmbedder(model_path("resnet"))
+    from .embedder import OnnxResNetEmbedder
+
+    return OnnxResNetEmbedder(model_path("resnet"), threads=threads, cache=cache)

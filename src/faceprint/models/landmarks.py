@@ -1,0 +1,161 @@
+"""dlib's 5-point shape predictor in numpy: a cascade of regression-tree forests.
+
+Follows ``dlib::shape_predictor::operator()``: at each cascade the feature pixels (anchored to
+the current shape by a similarity transform from the mean shape) are read as grey values
+(``(r + g + b) // 3``), every tree of the forest is walked on pixel differences, and the leaf
+increments are summed in order in float32, as dlib does. Points come out rounded to whole pixels,
+as dlib's ``point`` does.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InvalidInput, ModelError
+from ..imageio import RGBImage
+from .dlib_format import ShapePredictorModel, read_shape_predictor
+from .onnx_graph import cache_dir, cached_file, file_sha256
+
+__all__ = ["NumpyShapePredictor", "similarity_transform"]
+
+
+@dataclass(frozen=True)
+class _Cascade:
+    idx1: NDArray[np.int64]  # (trees, splits)
+    idx2: NDArray[np.int64]
+    thresh: NDArray[np.float32]
+    leaves: NDArray[np.float32]  # (trees, leaves, 2 * parts)
+    anchors: NDArray[np.int64]  # (features,)
+    deltas: NDArray[np.float32]  # (features, 2)
+
+
+def similarity_transform(
+    src: NDArray[np.floating], dst: NDArray[np.floating]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """dlib's ``find_similarity_transform`` (Umeyama): the (2, 2) matrix and translation, float64."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    mean_src, mean_dst = src.mean(axis=0), dst.mean(axis=0)
+    ds, dd = src - mean_src, dst - mean_dst
+    sigma_src = float(np.sum(ds * ds)) / len(src)
+    cov = dd.T @ ds / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    s = np.eye(2)
+    det = np.linalg.det(cov)
+    if det < 0 or (det == 0 and np.linalg.det(u) * np.linalg.det(vt) < 0):
+        if d[1] < d[0]:
+            s[1, 1] = -1
+        else:
+            s[0, 0] = -1
+    r = u @ s @ vt
+    c = 1.0 / sigma_src * float(np.sum(d * np.diag(s))) if sigma_src != 0 else 1.0
+    m = c * r
+    return m, mean_dst - m @ mean_src
+
+
+def _round(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """dlib's conversion of a double point to an integer one: floor(v + 0.5)."""
+    return np.floor(values + 0.5).astype(np.int64)
+
+
+class NumpyShapePredictor:
+    """dlib's 5-point shape predictor without dlib (``shape_predictor_5_face_landmarks.dat``)."""
+
+    name = "dlib-5pt"
+
+    def __init__(self, path: Path, *, cache: str = "") -> None:
+        self._cascades, self._initial = _load(path, cache)
+
+    def locate(self, image: RGBImage, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
+        if image.ndim == 3:
+            grey = (image.astype(np.uint16).sum(axis=2) // 3).astype(np.float32)
+        elif image.ndim == 2:
+            grey = image.astype(np.float32)
+        else:
+            raise InvalidInput(f"expected an image array, got shape {image.shape}")
+        height, width = grey.shape
+        left, top, right, bottom = (round(v) for v in box)
+        # dlib's rectangle is inclusive: right - 1, bottom - 1; the unit square maps onto it
+        sx, sy = float((right - 1) - left), float((bottom - 1) - top)
+        shape = self._initial.copy()
+        initial_points = self._initial.reshape(-1, 2)
+        for cascade in self._cascades:
+            m, _ = similarity_transform(initial_points, shape.reshape(-1, 2))
+            m32 = m.astype(np.float32)
+            d = cascade.deltas
+            moved = (m32[0, 0] * d[:, 0] + m32[0, 1] * d[:, 1], m32[1, 0] * d[:, 0] + m32[1, 1] * d[:, 1])
+            anchor = shape.reshape(-1, 2)[cascade.anchors]
+            px = (moved[0] + anchor[:, 0]).astype(np.float64) * sx + left
+            py = (moved[1] + anchor[:, 1]).astype(np.float64) * sy + top
+            ix, iy = _round(px), _round(py)
+            inside = (ix >= 0) & (iy >= 0) & (ix < width) & (iy < height)
+            features = np.zeros(len(d), dtype=np.float32)
+            features[inside] = grey[iy[inside], ix[inside]]
+            trees = np.arange(len(cascade.idx1))
+            n_splits = cascade.idx1.shape[1]
+            f1, f2 = features[cascade.idx1], features[cascade.idx2]  # (trees, splits)
+            go_left = (f1 - f2) > cascade.thresh
+            node = np.zeros(len(trees), dtype=np.int64)
+            while node[0] < n_splits:  # complete trees: every walk has the same depth
+                node = np.where(go_left[trees, node], 2 * node + 1, 2 * node + 2)
+            increments = cascade.leaves[trees, node - n_splits]
+            stacked = np.concatenate([shape[None, :], increments], axis=0)
+            shape = np.add.accumulate(stacked, axis=0, dtype=np.float32)[-1]
+        points = shape.reshape(-1, 2).astype(np.float64)
+        xs = _round(points[:, 0] * sx + left)
+        ys = _round(points[:, 1] * sy + top)
+        return np.column_stack([xs, ys]).astype(np.float64)
+
+
+def _to_cascades(model: ShapePredictorModel) -> list[_Cascade]:
+    cascades = []
+    for forest, anchors, deltas in zip(model.forests, model.anchor_idx, model.deltas, strict=True):
+        splits = {tree.idx1.size for tree in forest}
+        n_leaves = splits.pop() + 1 if len(splits) == 1 else 0
+        if n_leaves == 0 or n_leaves & (n_leaves - 1):
+            raise ModelError("shape predictor trees must be complete and of equal depth")
+        cascades.append(
+            _Cascade(
+                np.stack([t.idx1 for t in forest]),
+                np.stack([t.idx2 for t in forest]),
+                np.stack([t.thresh for t in forest]),
+                np.stack([t.leaves for t in forest]),
+                anchors,
+                deltas,
+            )
+        )
+    return cascades
+
+
+_FIELDS = ("idx1", "idx2", "thresh", "leaves", "anchors", "deltas")
+
+
+def _load(path: Path, cache: str) -> tuple[list[_Cascade], NDArray[np.float32]]:
+    """The predictor's arrays, parsed once from the ``.dat`` file and cached as ``.npz``."""
+    loaded: dict[str, NDArray[np.generic]] = {}
+
+    def build() -> bytes:
+        model = read_shape_predictor(path)
+        arrays: dict[str, NDArray[np.generic]] = {"initial": model.initial_shape}
+        for i, c in enumerate(_to_cascades(model)):
+            for f in _FIELDS:
+                arrays[f"{f}{i}"] = getattr(c, f)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        loaded.update(arrays)
+        return buf.getvalue()
+
+    def valid(p: Path) -> bool:
+        with np.load(p) as npz:
+            loaded.update({k: npz[k] for k in npz.files})
+        return "initial" in loaded and "idx10" in loaded
+
+    cached_file(cache_dir(cache), f"{path.stem}-{file_sha256(path)[:16]}.npz", build, valid)
+    count = sum(1 for k in loaded if k.startswith("idx1") and k[4:].isdigit())
+    cascades = [_Cascade(*(np.asarray(loaded[f"{f}{i}"]) for f in _FIELDS)) for i in range(count)]
+    return cascades, np.asarray(loaded["initial"], dtype=np.float32)
