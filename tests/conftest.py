@@ -15,7 +15,8 @@ from PIL import Image
 
 import faceprint
 from faceprint.demo import sample_images
-from faceprint.imageio import RGBImage
+from faceprint.imageio import RGBImage, load_image_and_digest
+from faceprint.store import Sample
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -101,20 +102,24 @@ def no_face_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def face_samples_or_package(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> dict[str, object]:
-    """Templates of ../shared/data/faces when present, else of the package-shipped photos."""
-    from faceprint.imageio import load_image_and_digest
-    from faceprint.store import Sample
+def sample_of(engine: faceprint.Engine, image: RGBImage | Path) -> Sample:
+    """The enrolment sample (template, photo hash, box) of the largest face in ``image``."""
+    rgb, digest = load_image_and_digest(image)
+    face = engine.embed(rgb, largest_only=True)[0]
+    assert face.template is not None
+    return Sample(face.template, digest, face.box)
 
-    sources: dict[str, object] = dict(samples)
-    if SHARED.joinpath("faces").is_dir():
-        sources = {
-            p.name: p for p in sorted(SHARED.joinpath("faces").iterdir()) if p.suffix in (".jpg", ".png")
-        }
-    out: dict[str, object] = {}
-    for name, source in sources.items():
-        rgb, digest = load_image_and_digest(source)  # type: ignore[arg-type]
-        face = engine.embed(rgb, largest_only=True)[0]
-        out[name] = Sample(face.template, digest, face.box)  # type: ignore[arg-type]
-    return out
+
+@pytest.fixture(scope="session")
+def package_samples(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> dict[str, Sample]:
+    """Templates of the photos that ship with installed packages: astronaut (x2) and Grace Hopper."""
+    return {name: sample_of(engine, rgb) for name, rgb in samples.items()}
+
+
+@pytest.fixture(scope="session")
+def face_samples_or_package(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> dict[str, Sample]:
+    """Templates of ../shared/data/faces when present, else of the package-shipped photos."""
+    faces = SHARED / "faces"
+    if faces.is_dir():
+        return {p.name: sample_of(engine, p) for p in sorted(faces.iterdir()) if p.suffix in (".jpg", ".png")}
+    return {name: sample_of(engine, rgb) for name, rgb in samples.items()}

@@ -59,6 +59,8 @@ class Settings:
     controller: str = ""
     #: HTTP service: requests per minute allowed to each API key (bursts of a tenth of it); 0 = no limit.
     rate_limit: int = 600
+    #: HTTP service: run the retention sweep at start and then every this many minutes (0 = never).
+    sweep_minutes: int = 60
     #: Inference backend: ``onnx`` (dlib's networks converted to ONNX, run by onnxruntime; landmarks
     #: and alignment in numpy) or ``dlib`` (dlib's own wheel; an optional dependency).
     backend: BackendName = "onnx"
@@ -81,6 +83,8 @@ class Settings:
                 raise InvalidInput(f"{name} must be positive")
         if self.max_idle_days < 0:
             raise InvalidInput("max_idle_days must not be negative")
+        if self.sweep_minutes < 0:
+            raise InvalidInput("sweep_minutes must not be negative")
         if self.rate_limit < 0:
             raise InvalidInput("rate_limit must not be negative")
         if self.detect_max_side < 0:

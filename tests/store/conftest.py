@@ -8,21 +8,8 @@ from pathlib import Path
 import pytest
 
 import faceprint
-from faceprint.imageio import RGBImage, load_image_and_digest
 from faceprint.store import Sample, Store
-
-
-def sample_of(engine: faceprint.Engine, image: RGBImage | Path) -> Sample:
-    rgb, digest = load_image_and_digest(image)
-    face = engine.embed(rgb, largest_only=True)[0]
-    assert face.template is not None
-    return Sample(face.template, digest, face.box)
-
-
-@pytest.fixture(scope="session")
-def package_samples(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> dict[str, Sample]:
-    """Templates of the photos that ship with installed packages: astronaut (x2) and Grace Hopper."""
-    return {name: sample_of(engine, rgb) for name, rgb in samples.items()}
+from tests.conftest import sample_of
 
 
 @pytest.fixture(scope="session")

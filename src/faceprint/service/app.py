@@ -8,6 +8,7 @@ and run in the default thread pool of this process. Errors leave as
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -98,12 +99,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(path, settings=settings, actor="service")
         pool = InferencePool(path, settings, count)
+        sweeper: asyncio.Task[None] | None = None
         try:
             await pool.warm()
             app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
+            sweeper = asyncio.create_task(_sweep_forever(store, settings.sweep_minutes))
             log.info("faceprint service ready: %d inference worker(s)", count)
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             pool.close()
             store.close()
 
@@ -241,6 +246,18 @@ def _b64(text: str, field: str) -> bytes:
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImage(f"{field}: not valid base64") from None
+
+
+async def _sweep_forever(store: Store, minutes: int) -> None:
+    """The retention sweep at start and every ``minutes`` (erasures are audited by the store)."""
+    while minutes > 0:
+        try:
+            erased = await run_in_threadpool(store.sweep, actor="service:retention")
+            if erased:
+                log.info("retention sweep erased %d subject(s)", len(erased))  # counts only, never names
+        except FaceprintError as exc:
+            log.warning("retention sweep failed: %s", exc.code)
+        await asyncio.sleep(minutes * 60)
 
 
 async def _sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
