@@ -27,6 +27,7 @@ from ..errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound,
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource, describe, load_image_and_digest
 from ..privacy import KeyFile, Keyring
+from . import compliance
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, stored_key_ids
 from .records import (
@@ -733,75 +734,12 @@ class Store:
         return [self._erase(name, actor or self.actor, reason, "retention") for name, reason in self.due()]
 
     def export(self, subject: str) -> dict[str, Any]:
-        """Everything held about ``subject`` (GDPR Art. 15): consent, enrolment records, audit rows.
-
-        Template values are not exported: they exist only encrypted and transformed by this
-        store's secret key, meaningless elsewhere; their count and metadata are listed.
-        """
-        found = self.subject(subject)
-        with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT t.id, t.model_id, t.source, t.box, t.created_at FROM templates t "
-                "JOIN subjects s ON s.id = t.subject_id WHERE s.name = ? ORDER BY t.id",
-                (found.name,),
-            ).fetchall()
-        return {
-            "subject": found.to_json(),
-            "templates": [
-                {
-                    "id": int(r[0]),
-                    "model": r[1],
-                    "photo_sha256": r[2],
-                    "box": None if r[3] is None else json.loads(r[3]),
-                    "enrolled_at": r[4],
-                    "value": "withheld: encrypted (AES-256-GCM) and transformed by this store's secret key",
-                }
-                for r in rows
-            ],
-            "audit": [e.to_json() for e in reversed(self.audit(subject=found.name))],
-            "exported_at": isoformat(self._clock()),
-        }
+        """Everything held about ``subject`` (GDPR Art. 15): see :func:`compliance.export_subject`."""
+        return compliance.export_subject(self, subject)
 
     def record(self) -> dict[str, Any]:
-        """The record of processing activities (GDPR Art. 30), generated from this store."""
-        with self.db.read() as conn:
-            purposes = conn.execute(
-                "SELECT purpose, count(*), sum(expires_at IS NOT NULL) FROM subjects GROUP BY purpose ORDER BY 1"
-            ).fetchall()
-            templates = int(conn.execute("SELECT count(*) FROM templates").fetchone()[0])
-        storage_id, template_id = self._protector.key_ids()
-        return {
-            "controller": self.settings.controller or "(set FACEPRINT_CONTROLLER)",
-            "store": str(self.path),
-            "purposes": [
-                {"purpose": p, "subjects": int(n), "with_expiry": int(e or 0)} for p, n, e in purposes
-            ],
-            "categories_of_data": [
-                "biometric templates: 128-d face embeddings, one or more per subject "
-                f"({templates} held), model {self.model_id or '-'}; no photographs are stored",
-                "consent records: purpose, evidence text, grant and expiry times",
-                "SHA-256 of each enrolled photo and the face box (to skip re-enrolment)",
-                "audit log: time, actor, operation, purpose, subject names; never biometric data",
-            ],
-            "data_subjects": "people enrolled with a consent record for the purposes above",
-            "recipients": "none: the data stays on this host; faceprint makes no network connections",
-            "transfers": "none",
-            "retention": {
-                "consent_expiry": "a subject is erased when its consent expires",
-                "max_idle_days": self.settings.max_idle_days,
-                "rule": "a subject not enrolled or matched for max_idle_days is erased by `faceprint retention "
-                "sweep`; withdrawn consent erases at once",
-            },
-            "security_measures": [
-                "templates encrypted at rest with AES-256-GCM, bound to this store; the vector index file too",
-                f"templates transformed by a keyed random orthogonal matrix before storage (key id {template_id}):"
-                " unlinkable across stores, revocable by `faceprint keys rotate-template-key`",
-                f"keys kept outside the database in {self._protector.key_file.path} (storage key id {storage_id})",
-                "erasure overwrites deleted rows (SQLite secure_delete), rewrites the index and truncates the WAL",
-                "every search, enrolment and erasure is audited",
-            ],
-            "generated_at": isoformat(self._clock()),
-        }
+        """The record of processing activities (GDPR Art. 30): see :func:`compliance.record_of_processing`."""
+        return compliance.record_of_processing(self)
 
     def rotate_keys(self, *, storage: bool = False, template: bool = False, actor: str | None = None) -> int:
         """Replace the storage key and/or the template key; every template is re-protected.
