@@ -232,8 +232,8 @@ def main() -> None:
 
     errors = sum(result["errors"].values())
     print(
-        f"\n{args.subjects:,} subjects + 1 real; probe: a real 512x512 JPEG (decode, detect with the configured detector, landmarks, "
-        f"embed, index, audit row); {os.cpu_count()} cores\n"
+        f"\n{args.subjects:,} subjects + 1 real; probe: a real 512x512 JPEG (decode, detect with the "
+        f"configured detector, landmarks, embed, index, audit row); {os.cpu_count()} cores\n"
     )
     print("| | searches/s | p50 ms | p99 ms | errors | server RSS before -> after |")
     print("|---|---|---|---|---|---|")
