@@ -27,6 +27,9 @@ def test_environment_then_overrides() -> None:
         ({"FACEPRINT_UPSAMPLE": "9"}, "upsample must be between"),
         ({"FACEPRINT_MAX_BYTES": "0"}, "max_bytes must be positive"),
         ({"FACEPRINT_MIRROR": "maybe"}, "FACEPRINT_MIRROR must be 1/0"),
+        ({"FACEPRINT_MAX_IDLE_DAYS": "-1"}, "max_idle_days must not be negative"),
+        ({"FACEPRINT_SWEEP_MINUTES": "-5"}, "sweep_minutes must not be negative"),
+        ({"FACEPRINT_RATE_LIMIT": "-1"}, "rate_limit must not be negative"),
     ],
 )
 def test_bad_settings_are_typed_errors(env: dict[str, str], message: str) -> None:

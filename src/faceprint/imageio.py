@@ -22,7 +22,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLarge, InvalidImage
 
-__all__ = ["FORMATS", "ImageSource", "RGBImage", "decode", "describe", "load_image", "load_image_and_digest"]
+__all__ = [
+    "FORMATS",
+    "ImageSource",
+    "RGBImage",
+    "decode",
+    "describe",
+    "load_image",
+    "load_image_and_digest",
+    "read_encoded",
+]
 
 RGBImage: TypeAlias = NDArray[np.uint8]
 ImageSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | NDArray[np.generic]
@@ -57,14 +66,18 @@ def load_image(
     """
     if isinstance(source, np.ndarray):
         return _from_array(source, max_pixels=max_pixels)
+    data, name = read_encoded(source, max_bytes=max_bytes)
+    return decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def read_encoded(source: ImageSource, *, max_bytes: int = _DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
+    """The encoded bytes of a path or bytes source (byte limit checked before reading) and its name."""
     name = describe(source)
     if isinstance(source, str | os.PathLike):
-        data = _read_file(Path(source), max_bytes=max_bytes)
-    elif isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    else:
-        raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
-    return decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
+        return _read_file(Path(source), max_bytes=max_bytes), name
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), name
+    raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
 
 
 def load_image_and_digest(
@@ -82,13 +95,7 @@ def load_image_and_digest(
         rgb = _from_array(source, max_pixels=max_pixels)
         header = f"{rgb.shape}".encode()
         return rgb, hashlib.sha256(header + rgb.tobytes()).hexdigest()
-    name = describe(source)
-    if isinstance(source, str | os.PathLike):
-        data = _read_file(Path(source), max_bytes=max_bytes)
-    elif isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    else:
-        raise InvalidImage(f"{name}: expected a path, bytes or a numpy array, not {type(source).__name__}")
+    data, name = read_encoded(source, max_bytes=max_bytes)
     rgb = decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
     return rgb, hashlib.sha256(data).hexdigest()
 

@@ -37,6 +37,7 @@ __all__ = [
     "SealedReader",
     "SealedWriter",
     "TemplateTransform",
+    "fsync_directory",
     "open_sealed",
     "seal",
 ]
@@ -202,7 +203,7 @@ class KeyFile:
             raise StoreError(f"cannot create the key file {self.path}: {exc.strerror}") from None
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
+        fsync_directory(self.path.parent)
         return keyring
 
     def write(self, keyring: Keyring) -> None:
@@ -213,7 +214,7 @@ class KeyFile:
             os.replace(tmp, self.path)
         except OSError as exc:
             raise StoreError(f"cannot write the key file {self.path}: {exc.strerror}") from None
-        _fsync_dir(self.path.parent)
+        fsync_directory(self.path.parent)
 
     def _write_file(self, tmp: Path, keyring: Keyring) -> None:
         try:
@@ -227,7 +228,8 @@ class KeyFile:
             raise StoreError(f"cannot write the key file {self.path}: {exc.strerror}") from None
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or link inside ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

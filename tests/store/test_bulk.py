@@ -42,6 +42,7 @@ def test_rows_enrol_per_subject_and_resume(
         ("eileen", "invalid_image"),
         ("nobody", "no_face"),
     ]
+    assert all(Path(f.image).name in f.message for f in report.failures)  # each error names its file
     assert sum(ticks) == len(rows)
     assert {s.name: s.templates for s in store.subjects()} == {"eileen": 2, "grace": 1}
 

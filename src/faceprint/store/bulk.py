@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ..errors import FaceprintError, InvalidInput
-from ..imageio import load_image_and_digest
+from ..imageio import read_encoded
 from .gallery import Store
 from .records import Sample
 
@@ -88,15 +89,13 @@ def enroll_rows(
         samples: list[Sample] = []
         for image in images:
             try:
-                rgb, digest = load_image_and_digest(
-                    image, max_bytes=settings.max_bytes, max_pixels=settings.max_pixels
-                )
-                if digest in known:
+                data, _ = read_encoded(image, max_bytes=settings.max_bytes)
+                if hashlib.sha256(data).hexdigest() in known:  # done by an earlier run: not even decoded
                     skipped += 1
                     continue
-                sample = store.sample(rgb, largest_face=largest_face)
-                samples.append(Sample(sample.template, digest, sample.box))
-                known |= {digest}
+                sample = store.sample(image, largest_face=largest_face)  # same digest: the file's bytes
+                samples.append(sample)
+                known |= {sample.source}
             except FaceprintError as exc:
                 failures.append(BulkFailure(subject, str(image), exc.code, str(exc)))
             finally:

@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceprint.errors import InvalidInput, StoreError
-from faceprint.privacy import Cipher, SealedReader, SealedWriter
+from faceprint.privacy import Cipher, SealedReader, SealedWriter, fsync_directory
 
 import faiss  # isort: skip  (faiss is used through this module only)
 
@@ -427,7 +427,7 @@ class VectorIndex:
                 os.replace(temp, final)
             finally:
                 temp.unlink(missing_ok=True)
-        _fsync_directory(directory)
+        fsync_directory(directory)
 
     @classmethod
     def load(
@@ -505,14 +505,6 @@ class VectorIndex:
         elif count >= index.exact_below:
             index._train()
         return index
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _raw(array: NDArray[Any]) -> memoryview:
