@@ -72,7 +72,7 @@ def test_enroll_search_erase_round_trip(
     assert ops == ["erase", "search", "enroll"]
     code, out, _ = run(*gallery, "audit", "--limit", "1")
     assert code == 0 and "search purpose 'access'" in out
-    code, out, _ = run(*gallery, "index", "rebuild")
+    code, out, _ = run(*gallery, "store", "reindex")
     assert code == 0 and "indexed 1 template(s)" in out
 
 

@@ -1,4 +1,4 @@
-"""The gallery commands of the ``faceprint`` CLI: enroll, search, subjects, erase, audit, index."""
+"""The gallery commands of the ``faceprint`` CLI: enroll, search, subjects, erase, audit, store."""
 
 from __future__ import annotations
 
@@ -236,13 +236,13 @@ def audit(as_json: bool, limit: int | None, subject: str | None) -> None:
             click.echo(f"{when} {entry.actor} {entry.operation}{purpose}: {who} ({entry.results})")
 
 
-@cli.group()
-def index() -> None:
-    """Maintain the vector index (a cache of the templates table)."""
+@cli.group("store")
+def store_group() -> None:
+    """Maintain the store: its vector index (a cache of the templates table)."""
 
 
-@index.command("rebuild")
-def index_rebuild() -> None:
+@store_group.command("reindex")
+def store_reindex() -> None:
     """Rebuild the vector index from the database."""
     with _open() as store:
         count = store.rebuild_index()
