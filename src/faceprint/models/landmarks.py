@@ -114,7 +114,8 @@ def _grey(pixels: NDArray[np.generic]) -> NDArray[np.float32]:
     """
     if pixels.ndim == 1:
         return pixels.astype(np.float32)
-    return (pixels.astype(np.uint16).sum(axis=1) // 3).astype(np.float32)
+    grey: NDArray[np.float32] = (pixels.astype(np.uint16).sum(axis=1) // 3).astype(np.float32)
+    return grey
 
 
 def _to_cascades(model: ShapePredictorModel) -> list[_Cascade]:
