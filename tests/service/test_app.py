@@ -159,6 +159,20 @@ def test_subject_life_cycle_search_audit_erase(server: Server, jpegs: dict[str, 
     assert last["operation"] == "erase" and last["actor"] == "key:erase-key" and last["detail"] == "asked"
 
 
+def test_subject_names_with_slashes_reach_their_routes(server: Server, jpegs: dict[str, bytes]) -> None:
+    admin = server.client()
+    name = "family/ann b"
+    quoted = "family%2Fann%20b"
+    assert admin.post("/v1/subjects", json={"subject": name, "purpose": "home door"}).status_code == 201
+    added = admin.post(f"/v1/subjects/{quoted}/faces", files={"images": ("a.jpg", jpegs["astronaut"])})
+    assert added.status_code == 200, added.text
+    assert added.json()["subject"] == name and added.json()["added"] == 1
+    assert admin.get(f"/v1/subjects/{quoted}").json()["templates"] == 1
+    error(admin.get("/v1/subjects/family%2Fnobody"), 404, "not_found")
+    assert admin.delete(f"/v1/subjects/{quoted}").json()["subject"] == name
+    error(admin.get(f"/v1/subjects/{quoted}"), 404, "not_found")
+
+
 def test_consent_is_required(server: Server, jpegs: dict[str, bytes]) -> None:
     admin = server.client()
     error(admin.post("/v1/subjects", json={"subject": "nopurpose"}), 422, "invalid_request")

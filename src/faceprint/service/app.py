@@ -151,7 +151,8 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        route = getattr(request.scope.get("route"), "path", "?")  # the template: no subject names in logs
+        # the route's template, so that no subject name reaches the log
+        route = getattr(request.scope.get("route"), "path_format", "?")
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, route)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
 
@@ -366,7 +367,7 @@ def _routes(app: FastAPI) -> None:
         )
         return subject.to_json()
 
-    @app.get("/v1/subjects/{name}", response_model=s.SubjectOut, tags=["gallery"])
+    @app.get("/v1/subjects/{name:path}", response_model=s.SubjectOut, tags=["gallery"])
     async def show_subject(
         request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
     ) -> dict[str, Any]:
@@ -374,7 +375,7 @@ def _routes(app: FastAPI) -> None:
         return (await _sync(_service(request).store.subject, name)).to_json()
 
     @app.post(
-        "/v1/subjects/{name}/faces",
+        "/v1/subjects/{name:path}/faces",
         response_model=s.EnrollOut,
         tags=["gallery"],
         openapi_extra=s.request_body(s.EnrollIn),
@@ -394,7 +395,7 @@ def _routes(app: FastAPI) -> None:
             "skipped": result.skipped,
         }
 
-    @app.delete("/v1/subjects/{name}", response_model=s.EraseOut, tags=["gallery"])
+    @app.delete("/v1/subjects/{name:path}", response_model=s.EraseOut, tags=["gallery"])
     async def erase(
         request: Request,
         name: SubjectName,

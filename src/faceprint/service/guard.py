@@ -193,7 +193,7 @@ class Guard:
         finally:
             self.metrics.inflight.dec()
             route = scope.get("route")
-            template = getattr(route, "path", None) or (
+            template = getattr(route, "path_format", None) or (
                 "static" if scope["path"].startswith("/admin") else "other"
             )
             seconds = time.perf_counter() - started
