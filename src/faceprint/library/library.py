@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from ..cluster import UNASSIGNED, ClusterParams, cluster_faces
 from ..config import Settings
+from ..engine import Engine
 from ..errors import FaceprintError, InvalidImage, InvalidInput, NotFound
 from ..faces import Box
 from ..store import Store, open_store
@@ -45,11 +46,12 @@ def open_library(
     path: str | os.PathLike[str] | None = None,
     *,
     settings: Settings | None = None,
+    engine: Engine | None = None,
     purpose: str = DEFAULT_PURPOSE,
     actor: str | None = None,
 ) -> Library:
     """Open the photo library in the store at ``path`` (``settings.store``, else the default store)."""
-    return Library(open_store(path, settings=settings, actor=actor), purpose=purpose)
+    return Library(open_store(path, settings=settings, engine=engine, actor=actor), purpose=purpose)
 
 
 @dataclass(frozen=True)
