@@ -88,12 +88,14 @@ def immich(x: NDArray[np.float32], max_distance: float, min_faces: int, *, metri
         unit = xd / np.linalg.norm(xd, axis=1, keepdims=True)
 
         def distances(i: int) -> NDArray[np.float64]:
-            return 1.0 - unit @ unit[i]
+            out: NDArray[np.float64] = 1.0 - unit @ unit[i]
+            return out
     else:
         sq = np.sum(xd**2, axis=1)
 
         def distances(i: int) -> NDArray[np.float64]:
-            return np.sqrt(np.maximum(sq + sq[i] - 2 * xd @ xd[i], 0.0))
+            out: NDArray[np.float64] = np.sqrt(np.maximum(sq + sq[i] - 2 * xd @ xd[i], 0.0))
+            return out
 
     person = np.full(n, UNASSIGNED, dtype=np.int64)
     next_person = 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from faceprint.calibrate import load_calibration
 from faceprint.cluster import UNASSIGNED, ClusterParams, bcubed, cluster_faces
@@ -12,11 +15,14 @@ from faceprint.errors import InvalidInput
 PARAMS = ClusterParams(link=0.9, average=0.85, attach=0.88, margin=0.02)
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+def unit(v: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
+    out: NDArray[np.float32] = (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+    return out
 
 
-def people(rng: np.random.Generator, n_people: int, per: int, spread: float = 0.12, dim: int = 64) -> tuple:
+def people(
+    rng: np.random.Generator, n_people: int, per: int, spread: float = 0.12, dim: int = 64
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     centres = unit(rng.normal(size=(n_people, dim)))
     truth = np.repeat(np.arange(n_people), per)
     x = unit(centres[truth] + rng.normal(scale=spread / np.sqrt(dim), size=(len(truth), dim)))
