@@ -119,6 +119,7 @@ def test_bcubed_known_values() -> None:
     score = bcubed([0, 0, 1, 1], [UNASSIGNED] * 4)
     assert score.precision == 1.0 and score.recall == pytest.approx(0.5) and score.clusters == 0
     assert score.classes == 2
+    assert bcubed([UNASSIGNED, UNASSIGNED, 3], [UNASSIGNED, UNASSIGNED, 4]).f == 1.0  # -1: singletons
 
 
 def test_thresholds_come_from_the_calibration_table() -> None:

@@ -240,15 +240,13 @@ def cluster_faces(
     if people and alone:
         means = np.stack([groups.sum[r] / groups.size[r] for r in people]).astype(np.float32)
         scores = x[alone] @ means.T
-        for row, i in enumerate(alone):
-            s = scores[row]
-            order_p = np.argsort(-s)
-            best = [int(p) for p in order_p[:2]]
-            target = people[best[0]]
-            if s[best[0]] < params.attach:
-                continue
-            if len(best) > 1 and s[best[0]] - s[best[1]] < params.margin:
-                continue
+        rows_i = np.arange(len(alone))
+        best = scores.argmax(axis=1)
+        top = scores[rows_i, best]
+        scores[rows_i, best] = -np.inf
+        second = scores.max(axis=1) if len(people) > 1 else np.full(len(alone), -np.inf)
+        for row in np.flatnonzero((top >= params.attach) & (top - second >= params.margin)):
+            i, target = alone[int(row)], people[int(best[row])]
             if groups.allowed(groups.find(i), target):
                 roots[i] = target
                 groups.photos[target].add(int(photo[i]))  # a second face of this photo may not follow
@@ -291,15 +289,14 @@ class BCubed:
 
 
 def bcubed(truth: Sequence[int] | NDArray[np.int64], predicted: Sequence[int] | NDArray[np.int64]) -> BCubed:
-    """BCubed scores of ``predicted`` labels; ``-1`` (unassigned) counts as a singleton cluster each."""
-    t = np.asarray(truth, dtype=np.int64)
-    p = np.asarray(predicted, dtype=np.int64).copy()
+    """BCubed scores of ``predicted`` labels against ``truth``; ``-1`` (unassigned) in either counts as
+    a singleton cluster each (so two clusterings can be compared with each other too)."""
+    t = _singletons(np.asarray(truth, dtype=np.int64))
+    p = _singletons(np.asarray(predicted, dtype=np.int64))
     if t.shape != p.shape or t.ndim != 1:
         raise InvalidInput("truth and predicted must be 1-d and of the same length")
     if len(t) == 0:
         return BCubed(1.0, 1.0, 1.0, 0, 0)
-    lone = p == UNASSIGNED
-    p[lone] = p.max(initial=0) + 1 + np.arange(int(lone.sum()))
     _, t_idx = np.unique(t, return_inverse=True)
     _, p_idx = np.unique(p, return_inverse=True)
     pair = t_idx.astype(np.int64) * (int(p_idx.max()) + 1) + p_idx
@@ -317,3 +314,10 @@ def bcubed(truth: Sequence[int] | NDArray[np.int64], predicted: Sequence[int] | 
         clusters=int(np.sum(np.bincount(p_idx) >= 2)),
         classes=int(np.sum(np.bincount(t_idx) >= 2)),
     )
+
+
+def _singletons(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    out = labels.copy()
+    lone = out == UNASSIGNED
+    out[lone] = out.max(initial=0) + 1 + np.arange(int(lone.sum()))
+    return out

@@ -65,6 +65,7 @@ def test_rerun_rename_and_delete(library: Library, photos: Path) -> None:
     (photos / "astronaut.png").rename(photos / "phone" / "moved.png")
     moved = library.index(photos, workers=0)
     assert (moved.indexed, moved.known, moved.removed, moved.faces) == (0, 1, 1, 0)
+    assert moved.duplicates == 1  # moved.png and "astronaut copy.png" are still one photo
     assert library.stats()["faces"] == 3 and "moved.png" in faces_by_path(library)
     # a file deleted for good: its photo and face go too (no template of a photo the owner removed)
     (photos / "hopper.tif").unlink()

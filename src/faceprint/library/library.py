@@ -130,7 +130,7 @@ class Library:
             digests = {str(d): int(i) for d, i in conn.execute("SELECT digest, id FROM photos")}
         settings = self.store.settings
         failures: list[IndexFailure] = []
-        unchanged = known = duplicates = indexed = faces = 0
+        unchanged = known = indexed = faces = 0
         pending: dict[str, list[tuple[str, int, int]]] = {}  # digest -> paths (size, mtime) in flight
         queue: list[tuple[str, bytes, str]] = []  # digest, bytes, path: to analyse
         here: set[str] = set()
@@ -161,11 +161,9 @@ class Library:
             if digest in digests:
                 self._add_path(name, digests[digest], st.st_size, st.st_mtime_ns)
                 known += 1
-                duplicates += int(self._paths_of(digests[digest]) > 1)
                 progress(1)
             elif digest in pending:
                 pending[digest].append((name, st.st_size, st.st_mtime_ns))
-                duplicates += 1
                 progress(1)
             else:
                 pending[digest] = [(name, st.st_size, st.st_mtime_ns)]
@@ -204,6 +202,13 @@ class Library:
             pool.close()
 
         removed = self._prune([p for p in seen if p not in here])
+        with self._db.read() as conn:
+            in_folder = [
+                int(i)
+                for p, i in conn.execute("SELECT path, photo_id FROM photo_paths")
+                if str(p).startswith(prefix)
+            ]
+        duplicates = len(in_folder) - len(set(in_folder))
         seconds = time.perf_counter() - start
         with self._db.write() as conn:
             self._audit(
@@ -224,12 +229,6 @@ class Library:
             failures=tuple(failures),
             seconds=seconds,
         )
-
-    def _paths_of(self, photo_id: int) -> int:
-        with self._db.read() as conn:
-            return int(
-                conn.execute("SELECT COUNT(*) FROM photo_paths WHERE photo_id = ?", (photo_id,)).fetchone()[0]
-            )
 
     def _add_path(self, path: str, photo_id: int, size: int, mtime_ns: int) -> None:
         with self._db.write() as conn:

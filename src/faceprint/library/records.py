@@ -28,7 +28,7 @@ class IndexReport:
     faces: int  # faces stored by this run
     unchanged: int  # files already indexed at the same path (same size and mtime): not even read
     known: int  # files whose content was already indexed (moved, renamed, duplicate): not decoded
-    duplicates: int  # of the indexed and known, paths holding the same bytes as another path
+    duplicates: int  # paths under the folder holding the same bytes as another path there (one photo)
     removed: int  # paths under the folder that are gone (their photos are dropped when no path is left)
     failures: tuple[IndexFailure, ...] = field(default_factory=tuple)
     seconds: float = 0.0
