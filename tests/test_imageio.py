@@ -103,7 +103,7 @@ def test_tiff_and_heic_decode_under_the_same_limits() -> None:
     assert decoded.shape == RGB.shape and np.abs(decoded.astype(int) - RGB).mean() < 12
     with pytest.raises(ImageTooLarge, match="pixels exceeds"):
         decode(heic, max_pixels=RGB.shape[0] * RGB.shape[1] - 1)
-    with pytest.raises(InvalidImage, match="corrupt or truncated|not a recognised"):
+    with pytest.raises(InvalidImage, match=r"corrupt or truncated|not a recognised"):
         decode(heic[: len(heic) // 2])
 
 

@@ -115,3 +115,14 @@ def test_not_a_folder_is_a_typed_error(library: Library, tmp_path: Path) -> None
 
     with pytest.raises(InvalidInput):
         library.index(tmp_path / "missing")
+
+
+def test_key_rotation_reseals_library_faces(library: Library, photos: Path) -> None:
+    library.index(photos, workers=0)
+    _, before = library.vectors()
+    rewritten = library.store.rotate_keys(storage=True, template=True)
+    assert rewritten == 3  # the library's faces (no gallery templates in this store)
+    _, after = library.vectors()
+    assert not np.allclose(before, after)  # a new keyed transform ...
+    assert np.allclose(before @ before.T, after @ after.T, atol=1e-5)  # ... with the same similarities
+    assert library.cluster().faces == 3
