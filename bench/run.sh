@@ -9,6 +9,11 @@
 #                                   load and rebuild, Store.search latency. ARGS: bench/bench_store.py.
 #   bash bench/run.sh service [ARGS] the HTTP service under load (32 clients, 100,000 subjects) vs
 #                                   the library's own search. ARGS go to bench/bench_service.py.
+#   bash bench/run.sh cluster [ARGS] people clustering on LFW (BCubed) vs Immich's and
+#                                   face_recognition's DBSCAN; ARGS go to bench/cluster_lfw.py
+#                                   (--incremental: 90% then +10% vs all at once).
+#   bash bench/run.sh library [ARGS] 'faceprint index' vs the face_recognition CLI on >= 2,000 photos,
+#                                   then kill -9 half-way and resume. ARGS: bench/bench_library.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -25,6 +30,14 @@ if [ "${1:-}" = service ]; then
   shift
   exec nice python bench/bench_service.py "$@"
 fi
+if [ "${1:-}" = cluster ]; then
+  shift
+  exec nice python bench/cluster_lfw.py "$@"
+fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"
+if [ "${1:-}" = library ]; then
+  shift
+  exec nice python bench/bench_library.py "$@"
+fi
 exec python bench/bench_engine.py "$@"

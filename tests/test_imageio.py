@@ -91,9 +91,20 @@ def test_bad_bytes_raise_invalid_image(data: bytes, message: str) -> None:
 
 def test_unsupported_container_is_refused() -> None:
     buf = io.BytesIO()
-    Image.fromarray(RGB).save(buf, format="TIFF")
+    Image.fromarray(RGB).save(buf, format="PPM")
     with pytest.raises(InvalidImage, match="not a recognised image"):
         decode(buf.getvalue())
+
+
+def test_tiff_and_heic_decode_under_the_same_limits() -> None:
+    assert np.array_equal(decode(encode(RGB, "TIFF")), RGB)  # lossless
+    heic = encode(RGB, "HEIF", quality=95)
+    decoded = decode(heic, name="phone.heic")
+    assert decoded.shape == RGB.shape and np.abs(decoded.astype(int) - RGB).mean() < 12
+    with pytest.raises(ImageTooLarge, match="pixels exceeds"):
+        decode(heic, max_pixels=RGB.shape[0] * RGB.shape[1] - 1)
+    with pytest.raises(InvalidImage, match=r"corrupt or truncated|not a recognised"):
+        decode(heic[: len(heic) // 2])
 
 
 def test_pixel_limit_checked_from_header_before_decoding() -> None:

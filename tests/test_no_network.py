@@ -76,3 +76,23 @@ def test_enrol_search_export_erase_with_sockets_blocked(
         code, attempts = blocked(tmp_path, *argv)
         assert code == 0, argv
         assert attempts == [], (argv, attempts)
+
+
+def test_photo_library_with_sockets_blocked(tmp_path: Path, samples: dict[str, RGBImage]) -> None:
+    (tmp_path / "photos").mkdir()
+    write_images(tmp_path / "photos", samples)
+    store = ["--store", str(tmp_path / "lib.db")]
+    folder = str(tmp_path / "photos")
+    steps = [
+        [*store, "index", folder, "--workers", "0"],
+        [*store, "people", "cluster"],
+        [*store, "people", "--json"],
+    ]
+    for argv in steps:
+        code, attempts = blocked(tmp_path, *argv)
+        assert code == 0, argv
+        assert attempts == [], (argv, attempts)
+    code, attempts = blocked(
+        tmp_path, *store, "people", "show", "1", "--contact-sheet", str(tmp_path / "s.jpg")
+    )
+    assert code in (0, 2) and attempts == []

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .faces import Box, Face, Template
 from .imageio import load_image
+from .library import Library, open_library
 from .match import Match
 from .store import Store, open_store
 
@@ -36,6 +37,7 @@ __all__ = [
     "ImageTooLarge",
     "InvalidImage",
     "InvalidInput",
+    "Library",
     "ManyFaces",
     "Match",
     "ModelError",
@@ -46,6 +48,7 @@ __all__ = [
     "StoreError",
     "Template",
     "load_image",
+    "open_library",
     "open_store",
 ]
 

@@ -406,8 +406,8 @@ def demo(out: Path | None) -> None:
         run_demo(Console(highlight=False), out_dir=out, engine=engine, store=store)
 
 
-# register the gallery, privacy, serve and keys commands
-from . import cli_gallery, cli_privacy, cli_service  # noqa: E402,F401
+# register the gallery, library, privacy, serve and keys commands
+from . import cli_gallery, cli_library, cli_privacy, cli_service  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -36,8 +36,9 @@ __all__ = [
 RGBImage: TypeAlias = NDArray[np.uint8]
 ImageSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | NDArray[np.generic]
 
-#: Container formats faceprint decodes (Pillow's names; JPEG includes the MPO variant cameras write).
-FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+#: Container formats faceprint decodes (Pillow's names; JPEG includes the MPO variant cameras write;
+#: HEIF covers HEIC, through pillow-heif's opener, registered once below).
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF")
 
 _DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 _DEFAULT_MAX_PIXELS = 40_000_000
@@ -98,6 +99,19 @@ def load_image_and_digest(
     data, name = read_encoded(source, max_bytes=max_bytes)
     rgb = decode(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
     return rgb, hashlib.sha256(data).hexdigest()
+
+
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF (pillow-heif). libheif's own security limits stay on; the pixel limit
+    below is checked from the header before decoding, as for every format, and Pillow's
+    decompression-bomb check applies too. Thumbnails, depth and auxiliary images are never read."""
+    from pillow_heif import options, register_heif_opener
+
+    options.DISABLE_SECURITY_LIMITS = False
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
+_register_heif()
 
 
 def decode(

@@ -167,6 +167,7 @@ class Protector:
             sealed = new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
             conn.execute("UPDATE templates SET vector = ? WHERE id = ?", (sealed, template_id))
             count += 1
+        count += self._reprotect_faces(conn, new)
         check = new.keyring.seal(_CHECK, new.aad)
         for key, value in (
             ("storage_key_id", new.keyring.storage_key_id),
@@ -174,6 +175,23 @@ class Protector:
             ("key_check", base64.b64encode(check).decode()),
         ):
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+        return count
+
+    def _reprotect_faces(self, conn: sqlite3.Connection, new: Protector) -> int:
+        """The photo library's face templates (schema step 3), re-sealed like the gallery's."""
+        count = 0
+        same_transform = new.template_key_id == self.template_key_id
+        for face_id, blob in conn.execute("SELECT id, vector FROM faces").fetchall():
+            protected = np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4").astype(
+                np.float32
+            )
+            if not same_transform:
+                dim = protected.shape[0]
+                engine_space = self.transform(dim).unprotect(protected[None, :])
+                protected = new.transform(dim).protect(engine_space)[0]
+            sealed = new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
+            conn.execute("UPDATE faces SET vector = ? WHERE id = ?", (sealed, face_id))
+            count += 1
         return count
 
     def key_ids(self) -> tuple[str, str]:

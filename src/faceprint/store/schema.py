@@ -72,7 +72,57 @@ CREATE TABLE api_keys (
 CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
 """
 
-_MIGRATIONS: Final = {1: _V1, 2: _V2}
+#: Photo libraries (faceprint.library): photos by content hash, the paths they were seen at, the
+#: faces found in them (box, landmarks, quality, sealed template) and the people the faces are
+#: grouped into. Library faces are not gallery subjects: no consent rows, never searched 1:N.
+#: ``face_not_person`` keeps the user's "this face is not that person" corrections. Portable SQL
+#: (no SQLite-only types) so the PostgreSQL backend can run the same statements.
+_V3: Final = """
+CREATE TABLE photos (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    digest     TEXT NOT NULL UNIQUE,
+    width      INTEGER NOT NULL,
+    height     INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE photo_paths (
+    path     TEXT PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    seen_at  TEXT NOT NULL
+);
+CREATE INDEX photo_paths_photo ON photo_paths (photo_id);
+CREATE TABLE people (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT UNIQUE,
+    pinned     INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE faces (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    photo_id   INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+    box        TEXT NOT NULL,
+    landmarks  TEXT NOT NULL,
+    score      REAL NOT NULL,
+    quality    REAL NOT NULL,
+    reasons    TEXT NOT NULL,
+    model_id   TEXT NOT NULL,
+    vector     BLOB NOT NULL,
+    person_id  INTEGER REFERENCES people (id) ON DELETE SET NULL,
+    clustered  INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX faces_photo ON faces (photo_id);
+CREATE INDEX faces_person ON faces (person_id);
+CREATE TABLE face_not_person (
+    face_id   INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+    PRIMARY KEY (face_id, person_id)
+);
+"""
+
+_MIGRATIONS: Final = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION: Final = max(_MIGRATIONS)
 
 
