@@ -201,7 +201,7 @@ def subjects(ctx: click.Context, as_json: bool) -> None:
             until = f", until {consent.expires_at:%Y-%m-%d}" if consent.expires_at else ""
             click.echo(f"{subject.name}: {subject.templates} template(s); purpose {consent.purpose!r}{until}")
     if not found and not as_json:
-        _note(f"no subjects in {store.path}")
+        _note(f"no subjects in {store.location}")
 
 
 @cli.command()

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -89,7 +88,7 @@ def create_app(
     the app starts (ASGI lifespan) and close when it stops.
     """
     settings = settings or Settings.from_env()
-    path = Path(store_path or settings.store or default_store_path())
+    path = str(store_path or settings.store or default_store_path())
     count = workers or os.cpu_count() or 1
     metrics = Metrics()
     # One image at the byte limit, base64-encoded, plus room for the other fields.
