@@ -238,7 +238,7 @@ def audit(as_json: bool, limit: int | None, subject: str | None) -> None:
 
 @cli.group("store")
 def store_group() -> None:
-    """Maintain the store: its vector index (a cache of the templates table)."""
+    """Maintain the store: its schema, and its vector index (a cache of the templates table)."""
 
 
 @store_group.command("reindex")
@@ -247,3 +247,22 @@ def store_reindex() -> None:
     with _open() as store:
         count = store.rebuild_index()
     click.echo(f"indexed {count} template(s)")
+
+
+@store_group.command("migrate")
+def store_migrate() -> None:
+    """Bring the store's schema up to this faceprint's version (opening a store does it too).
+
+    Refused, changing nothing, when the store's schema is newer than this faceprint.
+    """
+    from .store.database import open_database
+    from .store.gallery import default_store_path
+    from .store.schema import SCHEMA_VERSION
+
+    location = _settings(None, None, None).store or str(default_store_path())
+    db = open_database(location)
+    try:
+        version = db.schema_version()
+    finally:
+        db.close()
+    click.echo(f"{db.location}: schema version {version} (this faceprint: {SCHEMA_VERSION})")

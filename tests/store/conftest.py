@@ -26,10 +26,15 @@ def face_samples(engine: faceprint.Engine, faces_dir: Path) -> dict[str, Sample]
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Key files and index caches of PostgreSQL stores go under the test's folder, not ~."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def _private_dirs(tmp_path: Path) -> Iterator[None]:
+    """Key files and index caches of PostgreSQL stores go under the test's folder, not ~.
+
+    Its own MonkeyPatch: a test's ``monkeypatch.undo()`` does not undo it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        yield
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
