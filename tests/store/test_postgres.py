@@ -17,7 +17,7 @@ import pytest
 
 import faceprint
 from faceprint.errors import StoreError, StoreUnavailable
-from faceprint.store import Sample, Store
+from faceprint.store import Sample
 from faceprint.store.index_cache import IndexCache
 from faceprint.store.schema import SCHEMA_VERSION
 from tests.postgres import Cluster, destroy_cluster, start_cluster
