@@ -50,7 +50,7 @@ def photos() -> tuple[bytes, bytes]:
     return out[0], out[1]
 
 
-def build(path: Path, subjects: int, enrol_photo: bytes) -> None:
+def build(path: str | Path, subjects: int, enrol_photo: bytes) -> None:
     import faceprint
     from faceprint.faces import Template
     from faceprint.store import Sample

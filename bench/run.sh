@@ -9,6 +9,9 @@
 #                                   load and rebuild, Store.search latency. ARGS: bench/bench_store.py.
 #   bash bench/run.sh service [ARGS] the HTTP service under load (32 clients, 100,000 subjects) vs
 #                                   the library's own search. ARGS go to bench/bench_service.py.
+#   bash bench/run.sh replicas [ARGS] 1, 2 and 4 service replicas on one PostgreSQL database
+#                                   (100,000 subjects), and enrolment into PostgreSQL vs SQLite.
+#                                   ARGS go to bench/bench_replicas.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -20,6 +23,10 @@ fi
 if [ "${1:-}" = store ]; then
   shift
   exec nice python bench/bench_store.py "$@"
+fi
+if [ "${1:-}" = replicas ]; then
+  shift
+  exec nice python bench/bench_replicas.py "$@"
 fi
 if [ "${1:-}" = service ]; then
   shift
