@@ -185,8 +185,8 @@ def main() -> None:
     import faceprint
 
     with faceprint.open_store(args.store) as store:
-        for key in store.keys.list():
-            if key.name == "bench":
+        for record in store.keys.list():
+            if record.name == "bench":
                 store.keys.revoke("bench")
         _, secret = store.keys.create("bench", "search")
     keyfile = args.store.with_name("bench.key")
