@@ -214,7 +214,11 @@ def erase(subject: str, reason: str | None) -> None:
     with _open() as store:
         result = store.erase(subject, reason=reason)
     click.echo(f"{result.subject}: erased with {result.templates} template(s)")
-    if not result.wal_cleared:
+    if not result.wal_cleared and store.path is None:
+        _note(
+            "PostgreSQL's VACUUM after the erasure failed; it runs again with the next erasure or autovacuum"
+        )
+    elif not result.wal_cleared:
         _note("another process is reading the store; its write-ahead log is cleared at its next checkpoint")
 
 

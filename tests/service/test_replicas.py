@@ -212,7 +212,7 @@ def test_two_replicas_share_one_database_and_survive_failures(
         pair.cluster.stop()
         for client in (a, b):
             response = client.post("/v1/search", files={"image": ("p.jpg", hopper)}, data={"purpose": "door"})
-            assert response.status_code == 503
+            assert response.status_code == 503 and response.headers["retry-after"]
             assert response.json()["error"]["code"] == "store_unavailable"
         pair.cluster.start()
         for client in (a, b):

@@ -126,9 +126,10 @@ def test_a_database_outage_fails_cleanly_and_the_store_recovers_without_reopenin
 ) -> None:
     url = own_cluster.url
     probe = package_samples["hopper"].template
-    with faceprint.open_store(url, engine=engine) as store:
+    with faceprint.open_store(url, engine=engine) as store, faceprint.open_store(url, engine=engine) as other:
         store.enroll("grace", [package_samples["hopper"]], purpose="p")
         assert store.search(probe, purpose="p").matched
+        assert other.search(probe, purpose="p").matched  # other listens now
         own_cluster.stop()
         started = time.perf_counter()
         with pytest.raises(StoreUnavailable, match="unavailable"):
@@ -149,8 +150,18 @@ def test_a_database_outage_fails_cleanly_and_the_store_recovers_without_reopenin
         assert [s.name for s in store.subjects()] == ["grace"]  # the failed enrolment left nothing
         assert store.enroll("eileen", [package_samples["astronaut"]], purpose="p").added == 1
         assert store.check().ok
+        # other's listener lost its connection with the server; it reconnects and catches up
+        wait_for(lambda: _held(other._cache) == 2, timeout=15)
 
 
-def test_a_bad_url_is_a_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError):
-        faceprint.open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        faceprint.open_store("postgresql://nobody:s3cret@127.0.0.1:1/none")
+    assert "s3cret" not in str(caught.value) and "127.0.0.1:1/none" in str(caught.value)
+
+
+def test_the_location_never_shows_the_password(postgres: Cluster) -> None:
+    url = postgres.new_database().replace("faceprint@", "faceprint:s3cret@")  # trust auth ignores it
+    with faceprint.open_store(url) as store:
+        assert "s3cret" not in store.location and store.location.startswith("postgresql://faceprint@")
+        assert "s3cret" not in str(store.record())

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import FaceprintError, InvalidImage
+from ..errors import FaceprintError, InvalidImage, StoreUnavailable
 from ..store import ApiKey, Store, open_store
 from ..store.gallery import default_store_path
 from . import schemas as s
@@ -136,7 +136,9 @@ def create_app(
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(FaceprintError)
     async def faceprint_error(request: Request, exc: FaceprintError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, str(exc)), status_code=status_of(exc))
+        # The database is unreachable for now (PostgreSQL down or restarting): say when to retry.
+        headers = {"Retry-After": "2"} if isinstance(exc, StoreUnavailable) else None
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -138,7 +138,9 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_wait))},
             configure=_configure,
             check=ConnectionPool.check_connection,
-            reconnect_timeout=30.0,
+            # Give up a failing reconnection after 5 s: the next request then tries at once,
+            # instead of waiting out the pool's growing backoff once the server is back.
+            reconnect_timeout=5.0,
             open=False,
             name="faceprint",
         )
