@@ -95,9 +95,12 @@ stop() {
 }
 
 destroy() {
-  local dir="$1"
+  local dir="$1" bin
   [ -f "$dir/url" ] || { echo "$dir is not a cluster made by this script" >&2; exit 2; }
-  stop "$dir" || true
+  bin="$(bindir)"
+  if [ -f "$dir/data/postmaster.pid" ]; then  # its data is thrown away: no shutdown checkpoint
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >/dev/null || true
+  fi
   rm -rf "$dir"
 }
 
