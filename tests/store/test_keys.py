@@ -10,7 +10,7 @@ import pytest
 import faceprint
 from faceprint.errors import InvalidInput, NotFound
 from faceprint.store import Store
-from faceprint.store.schema import _V1_SQLITE, SCHEMA_VERSION
+from faceprint.store.schema import _V1, SCHEMA_VERSION
 
 
 def test_a_key_works_until_revoked_and_only_its_hash_is_stored(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_admin_implies_every_scope_and_names_are_unique_among_active_keys(store:
 def test_a_version_1_store_is_migrated_to_version_2(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_V1_SQLITE)
+        conn.executescript(_V1)
         conn.execute("PRAGMA user_version = 1")
     with faceprint.open_store(path) as store:
         store.keys.create("k", "audit")

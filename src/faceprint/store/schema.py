@@ -2,23 +2,24 @@
 
 Each migration step has the DDL of both dialects (same tables, same columns; SQLite's
 AUTOINCREMENT is PostgreSQL's identity, BLOB is BYTEA). The schema version is SQLite's
-``PRAGMA user_version`` and PostgreSQL's ``faceprint_schema`` row; the database's
-:meth:`~faceprint.store.database.Database.migrate` applies the steps it lacks at open, and
-refuses a database newer than this code.
+``PRAGMA user_version`` and PostgreSQL's ``faceprint_schema`` row. Opening a store applies the
+steps it lacks (:func:`migrate` for SQLite, ``PostgresDatabase._migrate``), and refuses a
+database newer than this code.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Final
 
 from ..errors import StoreError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Step", "check_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Step", "check_version", "migrate"]
 
 #: Templates are never stored without a subject; a subject never without a purpose. The
 #: ``changes`` feed (ids only, never vectors) lets every vector index catch up incrementally.
-_V1_SQLITE: Final = """
+_V1: Final = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -65,7 +66,7 @@ CREATE INDEX audit_at ON audit (at);
 #: API keys of the HTTP service: only a scrypt hash of each key (and its salt) is stored; the
 #: public ``key_id`` inside the key finds the row without trying every hash. A name is unique
 #: among the keys not revoked; revoked keys stay for the audit trail.
-_V2_SQLITE: Final = """
+_V2: Final = """
 CREATE TABLE api_keys (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     key_id     TEXT NOT NULL UNIQUE,
@@ -162,8 +163,16 @@ class Step:
         return [s for s in self.sqlite.split(";") if s.strip()]
 
 
-#: version -> the step that reaches it. A new step adds both dialects' DDL.
-MIGRATIONS: Final = {1: Step(_V1_SQLITE, _V1_POSTGRES), 2: Step(_V2_SQLITE, _V2_POSTGRES)}
+#: version -> the SQLite DDL that reaches it, and the same step for PostgreSQL. A new step adds
+#: an entry to both (the check below refuses to import with one missing).
+_MIGRATIONS: Final = {1: _V1, 2: _V2}
+_POSTGRES_MIGRATIONS: Final = {1: _V1_POSTGRES, 2: _V2_POSTGRES}
+if set(_MIGRATIONS) != set(_POSTGRES_MIGRATIONS):  # pragma: no cover - a development error
+    raise RuntimeError(
+        f"schema steps {sorted(set(_MIGRATIONS) ^ set(_POSTGRES_MIGRATIONS))} lack their SQLite or "
+        "PostgreSQL DDL (store/schema.py)"
+    )
+MIGRATIONS: Final = {v: Step(_MIGRATIONS[v], _POSTGRES_MIGRATIONS[v]) for v in _MIGRATIONS}
 SCHEMA_VERSION: Final = max(MIGRATIONS)
 
 
@@ -174,3 +183,14 @@ def check_version(version: int, where: str) -> None:
             f"{where} has schema version {version}, newer than this faceprint ({SCHEMA_VERSION}); "
             "upgrade faceprint"
         )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring a SQLite schema up to :data:`SCHEMA_VERSION` inside the caller's write transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    check_version(version, "this store")
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[step].statements("sqlite"):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {step}")
+    return SCHEMA_VERSION

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar
 
 from ..errors import StoreError
-from .schema import MIGRATIONS, SCHEMA_VERSION, check_version
+from .schema import migrate
 
 __all__ = ["Database"]
 
@@ -57,13 +57,10 @@ class Database:
             self._migrate(conn)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Bring the schema up to :data:`SCHEMA_VERSION` inside the caller's write transaction."""
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        check_version(version, f"the store {self.path}")
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[step].statements(self.dialect):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {step}")
+        try:
+            migrate(conn)
+        except StoreError as exc:
+            raise StoreError(str(exc).replace("this store", f"the store {self.path}", 1)) from None
 
     def schema_version(self) -> int:
         with self.read() as conn:
