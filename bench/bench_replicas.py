@@ -165,7 +165,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--subjects", type=int, default=100_000)
-    parser.add_argument("--replicas", default="1,2,4")
+    parser.add_argument("--replicas", default="1,2,4", help="replica counts, or 'none' (enrolment only)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--enrol-subjects", type=int, default=20_000)
@@ -180,19 +180,21 @@ def main() -> None:
     try:
         if cluster is not None:
             url = new_database(url, "bench")
-        started = time.perf_counter()
-        build(url, args.subjects, enrol_photo)
-        print(f"store ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-
-        import faceprint
-
-        with faceprint.open_store(url) as store:
-            for key in store.keys.list():
-                if key.name == "bench":
-                    store.keys.revoke("bench")
-            _, secret = store.keys.create("bench", "search")
         runs = []
-        for count in (int(c) for c in args.replicas.split(",")):
+        counts = [] if args.replicas == "none" else [int(c) for c in args.replicas.split(",")]
+        if counts:
+            started = time.perf_counter()
+            build(url, args.subjects, enrol_photo)
+            print(f"store ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+            import faceprint
+
+            with faceprint.open_store(url) as store:
+                for key in store.keys.list():
+                    if key.name == "bench":
+                        store.keys.revoke("bench")
+                _, secret = store.keys.create("bench", "search")
+        for count in counts:
             runs.append(search_run(url, count, args.clients, args.seconds, secret, probe))
             print(f"  {count} replica(s): {runs[-1]['throughput']:.2f} searches/s", file=sys.stderr)
 
@@ -218,8 +220,9 @@ def main() -> None:
         f"`faceprint serve --workers 1`; {args.clients} client threads over loopback, {args.seconds:.0f} s "
         f"per row; probe: a real 512x512 JPEG; {os.cpu_count()} cores\n"
     )
-    print("| replicas | searches/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|")
+    if runs:
+        print("| replicas | searches/s | p50 ms | p99 ms | errors |")
+        print("|---|---|---|---|---|")
     for run in runs:
         errors = sum(run["errors"].values())
         print(
