@@ -108,7 +108,8 @@ class Pair:
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pair]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-test"))  # this process's index files
     cluster = start_cluster()
     replicas: list[Replica] = []
     try:
