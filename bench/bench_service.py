@@ -50,7 +50,7 @@ def photos() -> tuple[bytes, bytes]:
     return out[0], out[1]
 
 
-def build(path: Path, subjects: int, enrol_photo: bytes) -> None:
+def build(path: str | Path, subjects: int, enrol_photo: bytes) -> None:
     import faceprint
     from faceprint.faces import Template
     from faceprint.store import Sample
@@ -185,8 +185,8 @@ def main() -> None:
     import faceprint
 
     with faceprint.open_store(args.store) as store:
-        for key in store.keys.list():
-            if key.name == "bench":
+        for record in store.keys.list():
+            if record.name == "bench":
                 store.keys.revoke("bench")
         _, secret = store.keys.create("bench", "search")
     keyfile = args.store.with_name("bench.key")

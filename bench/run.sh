@@ -14,6 +14,9 @@
 #                                   (--incremental: 90% then +10% vs all at once).
 #   bash bench/run.sh library [ARGS] 'faceprint index' vs the face_recognition CLI on >= 2,000 photos,
 #                                   then kill -9 half-way and resume. ARGS: bench/bench_library.py.
+#   bash bench/run.sh replicas [ARGS] 1, 2 and 4 service replicas on one PostgreSQL database
+#                                   (100,000 subjects), and enrolment into PostgreSQL vs SQLite.
+#                                   ARGS go to bench/bench_replicas.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -25,6 +28,10 @@ fi
 if [ "${1:-}" = store ]; then
   shift
   exec nice python bench/bench_store.py "$@"
+fi
+if [ "${1:-}" = replicas ]; then
+  shift
+  exec nice python bench/bench_replicas.py "$@"
 fi
 if [ "${1:-}" = service ]; then
   shift

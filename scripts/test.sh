@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Install faceprint with its test tools into ./.venv (first run only), then lint, type-check and
 # run the test suite. Extra arguments go to pytest. Tests needing ../shared/data skip without it.
+# PostgreSQL (Debian's package) is installed when missing: the store suite runs against it too.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" test
+if bash scripts/postgres.sh install; then
+  export FACEPRINT_TEST_POSTGRES=required  # installed: its tests must run, not skip
+else
+  echo "PostgreSQL could not be installed: its tests skip" >&2
+fi
 echo "== ruff"
 ruff check src tests bench scripts
 ruff format --check src tests bench scripts

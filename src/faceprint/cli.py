@@ -106,8 +106,9 @@ def _emit(record: dict[str, Any]) -> None:
 @click.option(
     "--store",
     default=None,
-    metavar="PATH",
-    help="The gallery (SQLite file). [env FACEPRINT_STORE, default ~/.local/share/faceprint/faceprint.db]",
+    metavar="PATH|URL",
+    help="The gallery: a SQLite file, or a PostgreSQL URL (postgresql://user@host:5432/db) shared by "
+    "several processes. [env FACEPRINT_STORE, default ~/.local/share/faceprint/faceprint.db]",
 )
 def cli(store: str | None) -> None:
     """faceprint: self-hosted face recognition — detect, embed, verify with calibrated FMR."""

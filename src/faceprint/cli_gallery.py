@@ -201,7 +201,7 @@ def subjects(ctx: click.Context, as_json: bool) -> None:
             until = f", until {consent.expires_at:%Y-%m-%d}" if consent.expires_at else ""
             click.echo(f"{subject.name}: {subject.templates} template(s); purpose {consent.purpose!r}{until}")
     if not found and not as_json:
-        _note(f"no subjects in {store.path}")
+        _note(f"no subjects in {store.location}")
 
 
 @cli.command()
@@ -214,7 +214,11 @@ def erase(subject: str, reason: str | None) -> None:
     with _open() as store:
         result = store.erase(subject, reason=reason)
     click.echo(f"{result.subject}: erased with {result.templates} template(s)")
-    if not result.wal_cleared:
+    if not result.wal_cleared and store.path is None:
+        _note(
+            "PostgreSQL's VACUUM after the erasure failed; it runs again with the next erasure or autovacuum"
+        )
+    elif not result.wal_cleared:
         _note("another process is reading the store; its write-ahead log is cleared at its next checkpoint")
 
 
@@ -238,7 +242,7 @@ def audit(as_json: bool, limit: int | None, subject: str | None) -> None:
 
 @cli.group("store")
 def store_group() -> None:
-    """Maintain the store: its vector index (a cache of the templates table)."""
+    """Maintain the store: its schema, and its vector index (a cache of the templates table)."""
 
 
 @store_group.command("reindex")
@@ -247,3 +251,22 @@ def store_reindex() -> None:
     with _open() as store:
         count = store.rebuild_index()
     click.echo(f"indexed {count} template(s)")
+
+
+@store_group.command("migrate")
+def store_migrate() -> None:
+    """Bring the store's schema up to this faceprint's version (opening a store does it too).
+
+    Refused, changing nothing, when the store's schema is newer than this faceprint.
+    """
+    from .store.database import open_database
+    from .store.gallery import default_store_path
+    from .store.schema import SCHEMA_VERSION
+
+    location = _settings(None, None, None).store or str(default_store_path())
+    db = open_database(location)
+    try:
+        version = db.schema_version()
+    finally:
+        db.close()
+    click.echo(f"{db.location}: schema version {version} (this faceprint: {SCHEMA_VERSION})")

@@ -117,7 +117,9 @@ def _gallery_demo(console: Console, store: Store, images: dict[str, RGBImage]) -
     purpose, subject = "faceprint demo", "demo: Eileen Collins"
     names = list(images)
     store.enroll(subject, [images[names[0]]], purpose=purpose, evidence="public sample photo (scikit-image)")
-    table = Table(title=f"1:N search in {store.path} (purpose {purpose!r}, FMR 1e-3)", title_justify="left")
+    table = Table(
+        title=f"1:N search in {store.location} (purpose {purpose!r}, FMR 1e-3)", title_justify="left"
+    )
     for column in ("probe", "answer", "similarity", "FMR at score"):
         table.add_column(column)
     for name in names[1:]:

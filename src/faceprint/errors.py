@@ -18,6 +18,7 @@ __all__ = [
     "NoFace",
     "NotFound",
     "StoreError",
+    "StoreUnavailable",
 ]
 
 
@@ -80,3 +81,12 @@ class StoreError(FaceprintError):
     """The gallery store cannot be opened or used: locked, corrupt, newer than this code, wrong model."""
 
     code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The store's database server cannot be reached now (down, restarting, overloaded): try again.
+
+    Nothing was written by the operation that raised it.
+    """
+
+    code = "store_unavailable"

@@ -1,4 +1,10 @@
-"""Store fixtures: real templates of real photos, computed once per session."""
+"""Store fixtures: real templates of real photos, computed once per session, and the two backends.
+
+``store_location`` (and ``store`` on it) is parametrised over ``sqlite`` (a file in the test's
+folder) and ``postgres`` (a fresh database on the session's throwaway server): every test that
+takes it runs against both. Tests of one backend's mechanics (SQLite pragmas, WAL byte scans)
+take ``tmp_path`` instead and say so.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import pytest
 import faceprint
 from faceprint.store import Sample, Store
 from tests.conftest import sample_of
+from tests.postgres import Cluster
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +25,28 @@ def face_samples(engine: faceprint.Engine, faces_dir: Path) -> dict[str, Sample]
     return {p.name: sample_of(engine, p) for p in sorted(faces_dir.iterdir()) if p.suffix in (".jpg", ".png")}
 
 
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path: Path) -> Iterator[None]:
+    """Key files and index caches of PostgreSQL stores go under the test's folder, not ~.
+
+    Its own MonkeyPatch: a test's ``monkeypatch.undo()`` does not undo it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        yield
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a new, empty store is: a SQLite file, or the URL of a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "g.db"
+    cluster: Cluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
 @pytest.fixture
-def store(tmp_path: Path, engine: faceprint.Engine) -> Iterator[Store]:
-    with faceprint.open_store(tmp_path / "gallery.db", engine=engine) as opened:
+def store(store_location: str | Path, engine: faceprint.Engine) -> Iterator[Store]:
+    with faceprint.open_store(store_location, engine=engine) as opened:
         yield opened

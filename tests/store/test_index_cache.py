@@ -36,9 +36,9 @@ def test_missing_or_corrupt_index_is_rebuilt(
 
 
 def test_another_writer_is_seen_without_reopening(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
-    path = tmp_path / "g.db"
+    path = store_location
     with (
         faceprint.open_store(path, engine=engine) as reader,
         faceprint.open_store(path, engine=engine) as writer,

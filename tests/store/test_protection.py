@@ -38,9 +38,9 @@ def same_and_other(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[
 
 
 def test_a_wrong_or_missing_key_file_is_refused_and_changes_nothing(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
-    path = tmp_path / "g.db"
+    path = store_location
     with faceprint.open_store(path, engine=engine) as store:
         store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
     before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
@@ -60,10 +60,10 @@ def test_a_wrong_or_missing_key_file_is_refused_and_changes_nothing(
 
 
 def test_rotating_the_template_key_revokes_stolen_templates(
-    tmp_path: Path, engine: faceprint.Engine, face_samples_or_package: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, face_samples_or_package: dict[str, Sample]
 ) -> None:
     samples = face_samples_or_package
-    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+    with faceprint.open_store(store_location, engine=engine) as store:
         enrol_all(store, samples)
         probe_name = sorted(samples)[0]
         stolen = stored(store)
@@ -132,12 +132,12 @@ def test_storage_key_rotation_reencrypts_and_old_key_is_gone(
 
 
 def test_a_rotation_that_dies_before_commit_leaves_the_store_readable(
-    tmp_path: Path,
+    store_location: str | Path,
     engine: faceprint.Engine,
     package_samples: dict[str, Sample],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    path = tmp_path / "g.db"
+    path = store_location
     with faceprint.open_store(path, engine=engine) as store:
         store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
 
@@ -155,9 +155,9 @@ def test_a_rotation_that_dies_before_commit_leaves_the_store_readable(
 
 
 def test_another_process_rotating_keys_is_followed(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
-    path = tmp_path / "g.db"
+    path = store_location
     with faceprint.open_store(path, engine=engine) as a, faceprint.open_store(path, engine=engine) as b:
         a.enroll("eileen", [package_samples["astronaut"]], purpose="p")
         assert b.search(package_samples["astronaut_copy"].template, purpose="p").matched

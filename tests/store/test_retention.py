@@ -18,12 +18,12 @@ class Clock:
 
 
 def test_expiry_and_idle_limit_are_swept(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
     clock = Clock()
     settings = faceprint.Settings(max_idle_days=365)
     eileen, grace = package_samples["astronaut"], package_samples["hopper"]
-    with Store(tmp_path / "g.db", engine=engine, settings=settings, clock=clock) as store:
+    with Store(store_location, engine=engine, settings=settings, clock=clock) as store:
         store.enroll("eileen", [eileen], purpose="p", expires_at=clock.now + timedelta(days=30))
         store.enroll("grace", [grace], purpose="p")
         assert store.due() == []
@@ -46,11 +46,11 @@ def test_expiry_and_idle_limit_are_swept(
 
 
 def test_no_idle_limit_when_zero(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
     clock = Clock()
     with Store(
-        tmp_path / "g.db", engine=engine, settings=faceprint.Settings(max_idle_days=0), clock=clock
+        store_location, engine=engine, settings=faceprint.Settings(max_idle_days=0), clock=clock
     ) as store:
         store.enroll("grace", [package_samples["hopper"]], purpose="p")
         clock.now += timedelta(days=3650)
@@ -89,14 +89,16 @@ def test_export_holds_everything_about_the_subject_and_nothing_else(
 
 
 def test_record_of_processing_describes_the_store(
-    tmp_path: Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
+    store_location: str | Path, engine: faceprint.Engine, package_samples: dict[str, Sample]
 ) -> None:
     settings = faceprint.Settings(controller="ACME Ltd, dpo@acme.example", max_idle_days=700)
-    with faceprint.open_store(tmp_path / "g.db", engine=engine, settings=settings) as store:
+    with faceprint.open_store(store_location, engine=engine, settings=settings) as store:
         store.enroll("eileen", [package_samples["astronaut"]], purpose="door access")
         record = store.record()
+        key_file = store._protector.key_file.path
     assert record["controller"] == "ACME Ltd, dpo@acme.example"
     assert record["purposes"] == [{"purpose": "door access", "subjects": 1, "with_expiry": 0}]
     assert record["retention"]["max_idle_days"] == 700
     assert any("AES-256-GCM" in m for m in record["security_measures"])
-    assert str(tmp_path / "g.db.key") in " ".join(record["security_measures"])
+    assert str(key_file) in " ".join(record["security_measures"])
+    assert record["store"] == (str(store_location) if isinstance(store_location, Path) else store.location)

@@ -245,10 +245,10 @@ class Library:
         now = self._now()
         with self._db.write() as conn:
             cur = conn.execute(
-                "INSERT INTO photos (digest, width, height, indexed_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO photos (digest, width, height, indexed_at) VALUES (?, ?, ?, ?) RETURNING id",
                 (digest, analysis.width, analysis.height, now),
             )
-            photo_id = int(cur.lastrowid)
+            photo_id = int(cur.fetchone()[0])
             for face in analysis.faces:
                 conn.execute(
                     "INSERT INTO faces (photo_id, box, landmarks, score, quality, reasons, model_id, vector, "
@@ -353,8 +353,8 @@ class Library:
             fresh: dict[int, int] = {}
             now = self._now()
             for lab in sorted({int(v) for v in out if v >= result.first_new}):
-                cur = conn.execute("INSERT INTO people (created_at) VALUES (?)", (now,))
-                fresh[lab] = int(cur.lastrowid)
+                cur = conn.execute("INSERT INTO people (created_at) VALUES (?) RETURNING id", (now,))
+                fresh[lab] = int(cur.fetchone()[0])
             assigned = 0
             updates: list[tuple[int | None, int]] = []
             for i, lab in enumerate(out):
@@ -518,8 +518,10 @@ class Library:
                 raise NotFound(f"face(s) {missing} are not in person #{pid}")
             if len(wanted) == len(members):
                 raise InvalidInput("that is every face of the person; nothing would be left")
-            cur = conn.execute("INSERT INTO people (pinned, created_at) VALUES (1, ?)", (self._now(),))
-            new_id = int(cur.lastrowid)
+            cur = conn.execute(
+                "INSERT INTO people (pinned, created_at) VALUES (1, ?) RETURNING id", (self._now(),)
+            )
+            new_id = int(cur.fetchone()[0])
             conn.executemany("UPDATE faces SET person_id = ? WHERE id = ?", [(new_id, f) for f in wanted])
             conn.executemany(
                 "INSERT INTO face_not_person (face_id, person_id) VALUES (?, ?)", [(f, pid) for f in wanted]

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -34,7 +33,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import FaceprintError, InvalidImage
+from ..errors import FaceprintError, InvalidImage, StoreUnavailable
 from ..store import ApiKey, Store, open_store
 from ..store.gallery import default_store_path
 from . import schemas as s
@@ -89,7 +88,7 @@ def create_app(
     the app starts (ASGI lifespan) and close when it stops.
     """
     settings = settings or Settings.from_env()
-    path = Path(store_path or settings.store or default_store_path())
+    path = str(store_path or settings.store or default_store_path())
     count = workers or os.cpu_count() or 1
     metrics = Metrics()
     # One image at the byte limit, base64-encoded, plus room for the other fields.
@@ -137,7 +136,9 @@ def create_app(
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(FaceprintError)
     async def faceprint_error(request: Request, exc: FaceprintError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, str(exc)), status_code=status_of(exc))
+        # The database is unreachable for now (PostgreSQL down or restarting): say when to retry.
+        headers = {"Retry-After": "2"} if isinstance(exc, StoreUnavailable) else None
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -34,6 +34,7 @@ _STATUS = {
     "consent_required": 409,
     "not_found": 404,
     "store_error": 503,
+    "store_unavailable": 503,
     "model_error": 503,
 }
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import Settings
@@ -75,7 +74,7 @@ def _add_faces(subject: str, images: Sequence[bytes], options: dict[str, Any]) -
 class InferencePool:
     """``workers`` processes running the library's inference verbs; restarted if one dies."""
 
-    def __init__(self, store_path: Path, settings: Settings, workers: int) -> None:
+    def __init__(self, store_path: str, settings: Settings, workers: int) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers

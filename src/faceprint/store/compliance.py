@@ -48,13 +48,13 @@ def record_of_processing(store: Store) -> dict[str, Any]:
     """The record of processing activities (GDPR Art. 30), generated from this store."""
     with store.db.read() as conn:
         purposes = conn.execute(
-            "SELECT purpose, count(*), sum(expires_at IS NOT NULL) FROM subjects GROUP BY purpose ORDER BY 1"
+            "SELECT purpose, count(*), count(expires_at) FROM subjects GROUP BY purpose ORDER BY 1"
         ).fetchall()
         templates = int(conn.execute("SELECT count(*) FROM templates").fetchone()[0])
     storage_id, template_id = store._protector.key_ids()
     return {
         "controller": store.settings.controller or "(set FACEPRINT_CONTROLLER)",
-        "store": str(store.path),
+        "store": store.location,
         "purposes": [{"purpose": p, "subjects": int(n), "with_expiry": int(e or 0)} for p, n, e in purposes],
         "categories_of_data": [
             "biometric templates: 128-d face embeddings, one or more per subject "

@@ -1,13 +1,13 @@
 """The gallery: consented subjects, their templates, 1:N search with calibrated decisions, audit.
 
-The SQLite database is the source of truth. The vector index beside it (``<store>.index/``) is
-a cache: loaded at first search, caught up from the database's ``changes`` feed before every
-search (so another process's enrolments and erasures are seen), rebuilt when missing or corrupt.
+The database (a SQLite file, or PostgreSQL shared by several replicas) is the source of truth.
+The vector index is a cache of its templates table (:mod:`.index_cache`): loaded at first
+search, caught up from the database's ``changes`` feed before every search (so another
+process's enrolments and erasures are seen), rebuilt when missing or corrupt.
 """
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import json
 import os
@@ -28,8 +28,10 @@ from ..faces import Box, Face, Template
 from ..imageio import ImageSource, describe, load_image_and_digest
 from ..privacy import KeyFile, Keyring
 from . import compliance
+from .database import Connection, is_url, open_database
+from .index_cache import IndexCache, postgres_index_dir
 from .keys import ApiKeys
-from .protection import Protector, key_file_path, stored_key_ids
+from .protection import Protector, key_file_path
 from .records import (
     AuditEntry,
     Consent,
@@ -43,7 +45,6 @@ from .records import (
     SubjectMatch,
     isoformat,
 )
-from .sqlite import Database
 from .vector_index import VectorIndex
 
 __all__ = ["Probe", "Store", "default_store_path", "open_store"]
@@ -70,11 +71,15 @@ def open_store(
     settings: Settings | None = None,
     actor: str | None = None,
 ) -> Store:
-    """Open (creating if needed) the gallery at ``path``: ``settings.store``, else the default path."""
+    """Open (creating if needed) the gallery at ``path``: ``settings.store``, else the default path.
+
+    ``path`` is a SQLite file, or a PostgreSQL URL (``postgresql://user@host:5432/dbname``) to
+    share one gallery between several processes and hosts.
+    """
     settings = settings or (engine.settings if engine else Settings.from_env())
     if path is None:
         path = settings.store or default_store_path()
-    return Store(Path(path), engine=engine, settings=settings, actor=actor)
+    return Store(path, engine=engine, settings=settings, actor=actor)
 
 
 def _now() -> datetime:
@@ -113,36 +118,42 @@ def _purpose(purpose: str | None) -> str:
 
 
 class Store:
-    """A gallery of consented subjects on SQLite. Thread-safe; one writer at a time across processes.
+    """A gallery of consented subjects on SQLite or PostgreSQL. Thread-safe, and safe across processes.
 
     Open with :func:`open_store`; close with :meth:`close` or a ``with`` block (saves the index).
     """
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         engine: Engine | None = None,
         settings: Settings | None = None,
         actor: str | None = None,
         clock: Clock = _now,
     ) -> None:
-        self.path = path
-        self.index_dir = path.with_name(path.name + ".index")
         self.settings = settings or (engine.settings if engine else Settings.from_env())
         self._engine = engine
         self._engine_lock = threading.Lock()
         self._clock = clock
         self.actor = actor or f"library:{_user()}"
-        self.db = Database(path)
+        #: The SQLite file (``None`` for PostgreSQL); :attr:`location` names either.
+        self.path: Path | None = None if is_url(path) else Path(path)
+        self.db = open_database(path)
+        self.location = self.db.location
         try:
-            self._protector = Protector.open(self.db, KeyFile(key_file_path(path, self.settings.key_file)))
+            key_file = key_file_path(self.path or self.location, self.settings.key_file)
+            protector = Protector.open(self.db, KeyFile(key_file))
         except BaseException:
             self.db.close()
             raise
-        self._index: VectorIndex | None = None
-        self._index_lock = threading.RLock()
-        self._index_dirty = False
+        self.index_dir = (
+            self.path.with_name(self.path.name + ".index")
+            if self.path is not None
+            else postgres_index_dir(protector.store_id)
+        )
+        self._cache = IndexCache(self.db, self.index_dir, protector)
+        self._index_lock = self._cache.lock
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
 
@@ -156,10 +167,14 @@ class Store:
 
     def close(self) -> None:
         """Save the vector index if it changed, and close the database connections."""
-        with self._index_lock:
-            if self._index is not None and self._index_dirty:
-                self._save_index()
-        self.db.close()
+        try:
+            self._cache.save_if_changed()
+        finally:
+            self.db.close()
+
+    @property
+    def _protector(self) -> Protector:
+        return self._cache.protector
 
     @property
     def engine(self) -> Engine:
@@ -243,8 +258,9 @@ class Store:
         ]
         if not samples:
             raise InvalidInput("nothing to enrol: give at least one image")
-        with self.db.write() as conn:
-            result = self._write_enrolment(conn, name, samples, consent, actor or self.actor)
+        result = self.db.transact(
+            lambda conn: self._write_enrolment(conn, name, samples, consent, actor or self.actor)
+        )
         if result.added:
             self._sync_index()
         return result
@@ -303,8 +319,11 @@ class Store:
         ]
         if not samples:
             raise InvalidInput("nothing to enrol: give at least one image")
-        with self.db.write() as conn:
-            result = self._write_enrolment(conn, name, samples, consent, actor or self.actor, create=False)
+        result = self.db.transact(
+            lambda conn: self._write_enrolment(
+                conn, name, samples, consent, actor or self.actor, create=False
+            )
+        )
         if result.added:
             self._sync_index()
         return result
@@ -335,11 +354,12 @@ class Store:
         batch = [(_subject_name(name), list(samples)) for name, samples in entries]
         if any(not samples for _, samples in batch):
             raise InvalidInput("nothing to enrol: every subject needs at least one template")
-        with self.db.write() as conn:
-            results = [
+        results = self.db.transact(
+            lambda conn: [
                 self._write_enrolment(conn, name, samples, consent, actor or self.actor)
                 for name, samples in batch
             ]
+        )
         if any(r.added for r in results):
             self._sync_index()
         return results
@@ -386,12 +406,13 @@ class Store:
         if row is None and not create:
             raise NotFound(f"no subject {name!r} in this store")
         if row is None:
-            cur = conn.execute(
-                "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
-                "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+            subject_id = int(
+                conn.execute(
+                    "INSERT INTO subjects (name, purpose, evidence, granted_at, expires_at, created_at, "
+                    "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
+                ).fetchone()[0]
             )
-            subject_id = int(cur.lastrowid or 0)
         else:
             subject_id, held, expires = int(row[0]), str(row[1]), _parse_time(row[2])
             if held != consent.purpose:
@@ -412,9 +433,9 @@ class Store:
                 continue
             known.add(sample.source)
             box = None if sample.box is None else json.dumps([round(v, 2) for v in sample.box.as_list()])
-            cur = conn.execute(
+            template_id = conn.execute(
                 "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     subject_id,
                     model,
@@ -423,8 +444,8 @@ class Store:
                     box,
                     now,
                 ),
-            )
-            conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (cur.lastrowid,))
+            ).fetchone()[0]
+            conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (int(template_id),))
             added += 1
         if added:
             conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
@@ -517,7 +538,8 @@ class Store:
                 for face, matches in zip(faces, found, strict=True)
             )
             answers.append(SearchResult(faces=results, fmr=fmr, threshold=threshold, fpir=fpir))
-        with self.db.write() as conn:
+
+        def audit(conn: Connection) -> None:
             now = isoformat(self._clock())
             for answer in answers:
                 matched = sorted({m.subject for face in answer.faces for m in face.matches})
@@ -534,6 +556,8 @@ class Store:
                     matched,
                     sum(1 for f in answer.faces if f.matches),
                 )
+
+        self.db.transact(audit, feed=False)  # appends nothing to the feed: no need to queue behind writers
         return answers
 
     def _active_params(self) -> tuple[str | None, str | None]:
@@ -650,7 +674,12 @@ class Store:
         sql = "SELECT id, at, actor, operation, purpose, subjects, results, detail FROM audit"
         params: list[Any] = []
         if subject is not None:
-            sql += " WHERE EXISTS (SELECT 1 FROM json_each(audit.subjects) WHERE value = ?)"
+            sql += (
+                " WHERE EXISTS (SELECT 1 FROM json_array_elements_text(audit.subjects::json) AS e (value) "
+                "WHERE e.value = ?)"
+                if self.db.dialect == "postgres"
+                else " WHERE EXISTS (SELECT 1 FROM json_each(audit.subjects) WHERE value = ?)"
+            )
             params.append(_subject_name(subject))
         sql += " ORDER BY id DESC"
         if limit is not None:
@@ -681,9 +710,11 @@ class Store:
     def erase(self, subject: str, *, actor: str | None = None, reason: str | None = None) -> EraseResult:
         """Erase ``subject``: consent record, every template, and their bytes from disk.
 
-        Deleted rows are overwritten in the database (``secure_delete``), the vector index is
-        rewritten without them, and the write-ahead log is checkpointed and truncated so no old
-        page image survives. The audit row keeps the name and the fact of erasure, nothing else.
+        SQLite: deleted rows are overwritten (``secure_delete``) and the write-ahead log is
+        checkpointed and truncated so no old page image survives. PostgreSQL: the tables are
+        vacuumed (what that does not reach is listed in docs/store.md). The vector index is
+        rewritten without them here, and by every replica as soon as it hears of the change.
+        The audit row keeps the name and the fact of erasure, nothing else.
         """
         return self._erase(_subject_name(subject), actor or self.actor, _text(reason, "a reason"), "erase")
 
@@ -692,7 +723,7 @@ class Store:
         return self._erase(_subject_name(subject), actor or self.actor, "consent withdrawn", "withdraw")
 
     def _erase(self, name: str, actor: str, reason: str | None, operation: str) -> EraseResult:
-        with self.db.write() as conn:
+        def erase(conn: Connection) -> list[int]:
             row = conn.execute("SELECT id FROM subjects WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFound(f"no subject {name!r} in this store")
@@ -705,8 +736,11 @@ class Store:
                 "INSERT INTO changes (template_id, op) VALUES (?, 'remove')", [(i,) for i in ids]
             )
             self._audit(conn, actor, operation, None, [name], len(ids), reason)
+            return ids
+
+        ids = self.db.transact(erase)
         self._sync_index(force_save=True)
-        return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.checkpoint())
+        return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.purge())
 
     # -- retention, access, keys ---------------------------------------------------------------
 
@@ -769,113 +803,33 @@ class Store:
             with self.db.write() as conn:
                 count = old.reprotect(conn, new, dim or 1)
                 self._audit(conn, actor or self.actor, operation, None, [], count)
-            self._protector = new
-            self._rebuild_locked(dim)
+            self._cache.protector = new
+            self._cache.rebuild(dim)
             old.key_file.write(new.keyring)
-        self.db.checkpoint()
+        self.db.purge()
         return count
 
-    # -- the vector index ----------------------------------------------------------------------
+    # -- the vector index (a cache of the templates table: index_cache.py) ----------------------
 
     def _synced_index(self) -> VectorIndex:
-        with self._index_lock:
-            self._sync_index()
-            assert self._index is not None
-            return self._index
+        self._listen()
+        return self._cache.synced(self._dim())
 
     def _sync_index(self, *, force_save: bool = False) -> None:
-        """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
+        self._listen()
+        self._cache.sync(self._dim(), force_save=force_save)
 
-        Removals are saved at once, so erased vectors leave the index files too.
-        """
-        with self._index_lock:
-            if stored_key_ids(self.db) != self._protector.key_ids():  # another process rotated the keys
-                self._protector = Protector.open(self.db, self._protector.key_file)
-                self._index = None
-            dim = self._dim()
-            if self._index is None:
-                self._index = (
-                    VectorIndex.load(
-                        self.index_dir, dim=dim, cipher=self._protector.keyring, aad=self._protector.index_aad
-                    )
-                    if dim
-                    else None
-                )
-                if self._index is None:
-                    self._rebuild_locked(dim)
-                    return
-            index = self._index
-            with self.db.read() as conn:
-                rows = conn.execute(
-                    "SELECT seq, template_id, op FROM changes WHERE seq > ? ORDER BY seq", (index.seq,)
-                ).fetchall()
-                if not rows:
-                    if force_save:
-                        self._save_index()
-                    return
-                last = int(rows[-1][0])
-                removed = {int(r[1]) for r in rows if r[2] == "remove"}
-                added = [int(r[1]) for r in rows if r[2] == "add" and int(r[1]) not in removed]
-                ids, vectors = self._vectors(conn, added, dim)
-            if removed:
-                index.remove(np.fromiter(sorted(removed), dtype=np.int64), seq=last)
-            index.add(ids, vectors, seq=last)
-            self._index_dirty = True
-            if removed or force_save:
-                self._save_index()
-
-    def _vectors(self, conn: Any, ids: list[int], dim: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        found: list[int] = []
-        vectors: list[NDArray[np.float32]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for tid, blob in conn.execute(f"SELECT id, vector FROM templates WHERE id IN ({marks})", chunk):
-                found.append(int(tid))
-                vectors.append(self._protector.open_vector(blob, dim))
-        matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
-        return np.asarray(found, dtype=np.int64), matrix
+    def _listen(self) -> None:
+        """Once the index is in use: catch up as soon as another process changes the feed."""
+        if self.db.dialect == "postgres":
+            self.db.listen(lambda: self._cache.sync_if_loaded(self._dim()))
 
     def rebuild_index(self, *, actor: str | None = None) -> int:
         """Rebuild the vector index from the templates table; returns the number of templates indexed."""
-        with self._index_lock:
-            self._rebuild_locked(self._dim())
-            assert self._index is not None
-            count = len(self._index)
-        with self.db.write() as conn:
+        count = self._cache.rebuild(self._dim())
+        with self.db.write(feed=False) as conn:
             self._audit(conn, actor or self.actor, "rebuild", None, [], count)
         return count
-
-    def _rebuild_locked(self, dim: int) -> None:
-        """Build the index from every stored template, 100,000 at a time (bounded extra memory)."""
-        index = VectorIndex(max(dim, 1))
-        with self.db.read() as conn:
-            seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
-            index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
-            rows = conn.execute("SELECT id, vector FROM templates ORDER BY id")
-            while chunk := rows.fetchmany(100_000):
-                ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
-                vectors = np.empty((len(chunk), dim), dtype=np.float32)
-                for i, (_, blob) in enumerate(chunk):
-                    vectors[i] = self._protector.open_vector(blob, dim)
-                index.add(ids, vectors, seq=seq)
-            index.advance(seq)
-        self._index = index
-        self._save_index()
-
-    def _save_index(self) -> None:
-        """Write the index atomically, under a file lock shared with other processes."""
-        assert self._index is not None
-        try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            with (self.index_dir / "lock").open("w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                self._index.save(
-                    self.index_dir, cipher=self._protector.keyring, aad=self._protector.index_aad
-                )
-        except OSError as exc:
-            raise StoreError(f"cannot write the vector index in {self.index_dir}: {exc.strerror}") from None
-        self._index_dirty = False
 
     def indexed_ids(self) -> frozenset[int]:
         """Ids of the templates the vector index holds (after catching up with the database)."""

@@ -97,7 +97,7 @@ class ApiKeys:
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         now = self._store._clock()
-        with self._store.db.write() as conn:
+        with self._store.db.write(feed=False) as conn:
             if conn.execute(
                 "SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
             ).fetchone():
@@ -121,7 +121,7 @@ class ApiKeys:
     def revoke(self, name: str, *, actor: str | None = None) -> ApiKey:
         """Revoke the active key called ``name``; it stops working at its next request."""
         now = isoformat(self._store._clock())
-        with self._store.db.write() as conn:
+        with self._store.db.write(feed=False) as conn:
             row = conn.execute(
                 "SELECT key_id FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
             ).fetchone()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import functools
-import sqlite3
+import hashlib
+import os
 import uuid
 from pathlib import Path
 
@@ -19,16 +20,25 @@ from numpy.typing import NDArray
 
 from ..errors import StoreError
 from ..privacy import KeyFile, Keyring, TemplateTransform
-from .sqlite import Database
+from .database import Connection, Database
 
 __all__ = ["Protector", "key_file_path"]
 
 _CHECK = b"faceprint key check"
 
 
-def key_file_path(store: Path, configured: str) -> Path:
-    """The key file: ``configured`` (``FACEPRINT_KEY_FILE``) or ``<store>.key`` beside the database."""
-    return Path(configured) if configured else store.with_name(store.name + ".key")
+def key_file_path(store: Path | str, configured: str) -> Path:
+    """The key file: ``configured`` (``FACEPRINT_KEY_FILE``), else ``<store>.key`` beside a SQLite
+    database, else (PostgreSQL, ``store`` its URL without password) a file per server and
+    database under ``$XDG_DATA_HOME/faceprint/postgres/``. Replicas on several hosts need the
+    same key file: set ``FACEPRINT_KEY_FILE`` to a copy of it (a secrets mount) on each host."""
+    if configured:
+        return Path(configured)
+    if isinstance(store, Path):
+        return store.with_name(store.name + ".key")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    digest = hashlib.sha256(store.encode()).hexdigest()[:16]
+    return Path(base) / "faceprint" / "postgres" / f"{digest}.key"
 
 
 class Protector:
@@ -154,7 +164,7 @@ class Protector:
         )
         return Protector(self.store_id, keyring, self.key_file)
 
-    def reprotect(self, conn: sqlite3.Connection, new: Protector, dim: int) -> int:
+    def reprotect(self, conn: Connection, new: Protector, dim: int) -> int:
         """Re-seal (and re-transform) every template from this protector's keys to ``new``'s, in
         the caller's transaction, and name the new keys in ``meta``. Returns the rows rewritten."""
         count = 0
@@ -177,7 +187,7 @@ class Protector:
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
         return count
 
-    def _reprotect_faces(self, conn: sqlite3.Connection, new: Protector) -> int:
+    def _reprotect_faces(self, conn: Connection, new: Protector) -> int:
         """The photo library's face templates (schema step 3), re-sealed like the gallery's."""
         count = 0
         same_transform = new.template_key_id == self.template_key_id

@@ -14,15 +14,17 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal, TypeVar
 
 from ..errors import StoreError
 from .schema import migrate
 
 __all__ = ["Database"]
+
+T = TypeVar("T")
 
 #: pragma -> the value SQLite must report back after it is set.
 _PRAGMAS: Final = {
@@ -36,8 +38,11 @@ _PRAGMAS: Final = {
 class Database:
     """One SQLite database file, shared by the threads of one process."""
 
+    dialect: Literal["sqlite"] = "sqlite"
+
     def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = path
+        self.location = str(path)
         self._busy_ms = int(busy_timeout * 1000)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -49,7 +54,17 @@ class Database:
         except OSError as exc:
             raise StoreError(f"cannot create the folder of {path}: {exc.strerror}") from None
         with self.write() as conn:
+            self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
             migrate(conn)
+        except StoreError as exc:
+            raise StoreError(str(exc).replace("this store", f"the store {self.path}", 1)) from None
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -73,8 +88,11 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+    def write(self, *, feed: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Every SQLite write is the only writer (``feed`` is for PostgreSQL, where it matters).
+        """
         with self._write_lock:
             conn = self._connection()
             try:
@@ -90,6 +108,11 @@ class Database:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"{self.path}: write failed, nothing was changed: {exc}") from None
                 raise
+
+    def transact(self, work: Callable[[sqlite3.Connection], T], *, feed: bool = True) -> T:
+        """``work`` in a write transaction (SQLite waits for its lock: nothing transient to retry)."""
+        with self.write(feed=feed) as conn:
+            return work(conn)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -109,6 +132,13 @@ class Database:
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
+
+    def purge(self) -> bool:
+        """After an erasure (rows overwritten by ``secure_delete``): empty the write-ahead log."""
+        return self.checkpoint()
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Nothing to listen to: the gallery reads the feed before every search."""
 
     def checkpoint(self, *, attempts: int = 20) -> bool:
         """Copy the WAL into the database and truncate it to zero bytes; ``False`` if readers kept it."""

@@ -1,0 +1,167 @@
+"""The vector index as a cache of the templates table, kept in step by the ``changes`` feed.
+
+The database is the source of truth. The index is loaded from its sealed files at first use
+(rebuilt when they are missing, stale-keyed or corrupt), then caught up from the feed: every
+change with a sequence number above the index's is applied, removals first. The gallery does
+that before every search, so another process's enrolments and erasures are always seen; on
+PostgreSQL a LISTEN/NOTIFY listener does it as soon as another replica commits, so an erasure
+leaves this process's memory (and its index files) without waiting for a search. Catching up
+reads the feed from the index's own position, never the whole table: a replica that restarts
+or reconnects applies only what it missed.
+
+Where the files live: beside a SQLite store (``<store>.index/``); for PostgreSQL under the
+cache directory, by the database's random store id
+(``$XDG_CACHE_HOME/faceprint/postgres/<store_id>.index/``), shared by the replicas of one host
+under a file lock. Either way they are sealed with the store's keys and bound to its id.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import StoreError
+from .database import Database
+from .protection import Protector, stored_key_ids
+from .vector_index import VectorIndex
+
+__all__ = ["IndexCache", "postgres_index_dir"]
+
+
+def postgres_index_dir(store_id: str) -> Path:
+    """``$XDG_CACHE_HOME/faceprint/postgres/<store_id>.index`` (``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "faceprint" / "postgres" / f"{store_id}.index"
+
+
+class IndexCache:
+    """One process's vector index over one store's templates. Thread-safe."""
+
+    def __init__(self, db: Database, directory: Path, protector: Protector) -> None:
+        self.db = db
+        self.directory = directory
+        self.protector = protector
+        self.lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._dirty = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._index is not None
+
+    def synced(self, dim: int) -> VectorIndex:
+        """The index, caught up with the feed."""
+        with self.lock:
+            self.sync(dim)
+            assert self._index is not None
+            return self._index
+
+    def sync(self, dim: int, *, force_save: bool = False) -> None:
+        """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
+
+        Removals are saved at once, so erased vectors leave the index files too.
+        """
+        with self.lock:
+            if stored_key_ids(self.db) != self.protector.key_ids():  # another process rotated the keys
+                self.protector = Protector.open(self.db, self.protector.key_file)
+                self._index = None
+            if self._index is None:
+                self._index = (
+                    VectorIndex.load(
+                        self.directory, dim=dim, cipher=self.protector.keyring, aad=self.protector.index_aad
+                    )
+                    if dim
+                    else None
+                )
+                if self._index is None:
+                    self.rebuild(dim)
+                    return
+            index = self._index
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    "SELECT seq, template_id, op FROM changes WHERE seq > ? ORDER BY seq", (int(index.seq),)
+                ).fetchall()
+                if not rows:
+                    if force_save:
+                        self.save()
+                    return
+                last = int(rows[-1][0])
+                removed = {int(r[1]) for r in rows if r[2] == "remove"}
+                added = [int(r[1]) for r in rows if r[2] == "add" and int(r[1]) not in removed]
+                ids, vectors = self._vectors(conn, added, dim)
+            if removed:
+                index.remove(np.fromiter(sorted(removed), dtype=np.int64), seq=last)
+            index.add(ids, vectors, seq=last)
+            self._dirty = True
+            if removed or force_save:
+                self.save()
+
+    def sync_if_loaded(self, dim: int) -> None:
+        """Catch up, but only an index this process already holds (the listener's callback)."""
+        with self.lock:
+            if self._index is not None:
+                self.sync(dim)
+
+    def _vectors(self, conn: Any, ids: list[int], dim: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        found: list[int] = []
+        vectors: list[NDArray[np.float32]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for tid, blob in conn.execute(f"SELECT id, vector FROM templates WHERE id IN ({marks})", chunk):
+                found.append(int(tid))
+                vectors.append(self.protector.open_vector(blob, dim))
+        matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), matrix
+
+    def rebuild(self, dim: int) -> int:
+        """Build the index from every stored template, 100,000 at a time; returns its size."""
+        with self.lock:
+            index = VectorIndex(max(dim, 1))
+            with self.db.read() as conn:
+                seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+                index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
+                rows = conn.execute("SELECT id, vector FROM templates ORDER BY id")
+                while chunk := rows.fetchmany(100_000):
+                    ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+                    vectors = np.empty((len(chunk), dim), dtype=np.float32)
+                    for i, (_, blob) in enumerate(chunk):
+                        vectors[i] = self.protector.open_vector(blob, dim)
+                    index.add(ids, vectors, seq=seq)
+                index.advance(seq)
+            self._index = index
+            self.save()
+            return len(index)
+
+    def save(self) -> None:
+        """Write the index atomically, under a file lock shared with other processes."""
+        with self.lock:
+            assert self._index is not None
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                with (self.directory / "lock").open("w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    self._index.save(
+                        self.directory, cipher=self.protector.keyring, aad=self.protector.index_aad
+                    )
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write the vector index in {self.directory}: {exc.strerror}"
+                ) from None
+            self._dirty = False
+
+    def save_if_changed(self) -> None:
+        with self.lock:
+            if self._index is not None and self._dirty:
+                self.save()
+
+    def drop(self) -> None:
+        """Forget the in-memory index (the next use loads or rebuilds it)."""
+        with self.lock:
+            self._index = None
