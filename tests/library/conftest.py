@@ -1,4 +1,7 @@
-"""Library fixtures: folders of real photos (package samples; LFW subsets from ../shared when present)."""
+"""Library fixtures: folders of real photos (package samples; LFW subsets from ../shared when present).
+
+``library`` runs each test that takes it on both store backends, SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +17,24 @@ import faceprint
 from faceprint.imageio import RGBImage, load_image
 from faceprint.library import Library
 from tests.conftest import shared_dir
+from tests.postgres import Cluster
 
 #: LFW people used by the clustering tests, and how many of their photos go in the first folder.
 LFW_PEOPLE = ("Colin_Powell", "Tony_Blair", "Gerhard_Schroeder")
 
 
-@pytest.fixture
-def library(tmp_path: Path, engine: faceprint.Engine) -> Iterator[Library]:
-    with faceprint.open_library(tmp_path / "library.db", engine=engine) as opened:
-        yield opened
+@pytest.fixture(params=["sqlite", "postgres"])
+def library(request: pytest.FixtureRequest, tmp_path: Path, engine: faceprint.Engine) -> Iterator[Library]:
+    """An empty library on each backend: a SQLite file, or a new database on the test PostgreSQL."""
+    location: str | Path = tmp_path / "library.db"
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "postgres":
+            cluster: Cluster = request.getfixturevalue("postgres")
+            location = cluster.new_database()
+            patch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the key file of a PostgreSQL store
+            patch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        with faceprint.open_library(location, engine=engine) as opened:
+            yield opened
 
 
 def tile(images: list[RGBImage], size: int = 250) -> RGBImage:

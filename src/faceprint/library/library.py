@@ -281,7 +281,7 @@ class Library:
         with self._db.write() as conn:
             conn.executemany("DELETE FROM photo_paths WHERE path = ?", [(p,) for p in gone])
             self._drop_orphans(conn)
-        self._db.checkpoint()
+        self._db.purge()
         return len(gone)
 
     def _drop_orphans(self, conn: Any) -> None:
@@ -559,7 +559,7 @@ class Library:
             conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,))
             conn.execute("DELETE FROM people WHERE id = ?", (pid,))
             self._audit(conn, "library-erase", count)
-        self._db.checkpoint()
+        self._db.purge()
         return count
 
     def contact_sheet(
