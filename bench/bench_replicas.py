@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_service import MODEL, PURPOSE, build, photos
+from bench_service import MODEL, PURPOSE, build, photos, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "artifacts" / "bench-replicas"
@@ -68,20 +68,12 @@ def serve(url: str, port: int, index: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
-def wait_ready(urls: list[str], secret: str, probe: bytes) -> None:
+def wait_ready(urls: list[str], servers: list[subprocess.Popen[bytes]], secret: str, probe: bytes) -> None:
     import httpx
 
-    for url in urls:
-        deadline = time.monotonic() + 600  # the first start of a replica loads the 100k index
-        while True:
-            try:
-                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not start; see {WORK}/replica-*.log")
-            time.sleep(0.5)
+    for index, (url, server) in enumerate(zip(urls, servers, strict=True)):
+        # the first start of a replica loads the 100k index
+        wait_healthy(url, server, 600, str(WORK / f"replica-{index}.log"))
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=300) as http:
             for _ in range(2):
                 r = http.post("/v1/search", files={"image": ("p.jpg", probe)}, data={"purpose": PURPOSE})
@@ -98,7 +90,7 @@ def search_run(
     servers = [serve(url, port, i) for i, port in enumerate(ports)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
-        wait_ready(urls, secret, probe)
+        wait_ready(urls, servers, secret, probe)
         per = [clients // replicas + (1 if i < clients % replicas else 0) for i in range(replicas)]
         client = [sys.executable, str(ROOT / "bench" / "bench_service.py"), "--client"]
         loads = [

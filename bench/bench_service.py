@@ -92,6 +92,22 @@ def library_throughput(path: Path, probe: bytes, seconds: float) -> tuple[float,
     return len(times) / sum(times), float(np.percentile(times, 50) * 1000)
 
 
+def wait_healthy(url: str, server: subprocess.Popen[bytes], seconds: float, log: str) -> None:
+    """Until ``url`` answers its health check; exit naming ``log`` if the server dies or times out."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not start; see {log}")
+        time.sleep(0.5)
+
+
 def rss_tree(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants, bytes."""
     total = 0
@@ -200,16 +216,7 @@ def main() -> None:
     try:
         import httpx
 
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start; see " + str(log.name))
-            time.sleep(0.5)
+        wait_healthy(url, server, 300, log.name)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=120) as http:
             for _ in range(2 * args.workers):  # warm every worker's index and models
                 http.post("/v1/search", files={"image": ("p.jpg", probe)}, data={"purpose": PURPOSE})
