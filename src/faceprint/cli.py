@@ -73,7 +73,8 @@ def engine_options(func: F) -> F:
         "--detector",
         type=click.Choice(["hog", "cnn"]),
         default=None,
-        help="Face detector: hog (fast) or cnn (robust, slow on dlib). [env FACEPRINT_DETECTOR, default hog]",
+        help="Face detector: cnn (dlib's MMOD CNN on onnxruntime) or hog (faster; needs the dlib extra). "
+        "[env FACEPRINT_DETECTOR, default cnn]",
     )(func)
     return func
 
