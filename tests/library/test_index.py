@@ -56,6 +56,24 @@ def test_formats_corrupt_files_and_duplicates(library: Library, photos: Path) ->
     assert abs(heic.box.left - tif.box.left) < 6 and abs(heic.box.bottom - tif.box.bottom) < 6
 
 
+def test_a_copy_read_after_its_photo_was_written_is_one_photo(
+    library: Library, tmp_path: Path, samples: dict[str, RGBImage]
+) -> None:
+    """Photos are read as the analysis needs them: a copy met after its original was already
+    analysed and written is still one photo with two paths, not a new photo nor a "known" one."""
+    root = tmp_path / "stream"
+    root.mkdir()
+    astronaut = encode(samples["astronaut"], "PNG")
+    (root / "a astronaut.png").write_bytes(astronaut)
+    for i, quality in enumerate((60, 70, 80, 90)):  # distinct files, analysed before the copy is read
+        (root / f"b hopper {i}.jpg").write_bytes(encode(samples["hopper"], "JPEG", quality=quality))
+    (root / "z astronaut copy.png").write_bytes(astronaut)
+    report = library.index(root, workers=0)
+    assert (report.indexed, report.known, report.duplicates, report.faces) == (5, 0, 1, 5)
+    assert library.stats()["paths"] == 6 and library.stats()["photos"] == 5
+    assert faces_by_path(library)["z astronaut copy.png"] == 1
+
+
 def test_rerun_rename_and_delete(library: Library, photos: Path) -> None:
     library.index(photos, workers=0)
     again = library.index(photos, workers=0)

@@ -9,6 +9,7 @@ library) is written to the audit trail with every operation; no biometric data e
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -132,51 +133,63 @@ class Library:
         failures: list[IndexFailure] = []
         unchanged = known = indexed = faces = 0
         pending: dict[str, list[tuple[str, int, int]]] = {}  # digest -> paths (size, mtime) in flight
-        queue: list[tuple[str, bytes, str]] = []  # digest, bytes, path: to analyse
+        this_run: set[str] = set()  # digests analysed by this run (their later copies are not "known")
         here: set[str] = set()
 
-        for path in files:
-            name = str(path)
-            here.add(name)
-            try:
-                st = path.stat()
-            except OSError as exc:
-                failures.append(
-                    IndexFailure(name, "invalid_image", f"{name}: cannot be read ({exc.strerror})")
-                )
-                progress(1)
-                continue
-            old = seen.get(name)
-            if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
-                unchanged += 1
-                progress(1)
-                continue
-            try:
-                data = _read(path, settings.max_bytes)
-            except FaceprintError as exc:
-                failures.append(IndexFailure(name, exc.code, str(exc)))
-                progress(1)
-                continue
-            digest = hashlib.sha256(data).hexdigest()
-            if digest in digests:
-                self._add_path(name, digests[digest], st.st_size, st.st_mtime_ns)
-                known += 1
-                progress(1)
-            elif digest in pending:
-                pending[digest].append((name, st.st_size, st.st_mtime_ns))
-                progress(1)
-            else:
-                pending[digest] = [(name, st.st_size, st.st_mtime_ns)]
-                queue.append((digest, data, name))
+        def to_analyse() -> Iterator[tuple[str, bytes, str]]:
+            """Walk the files, settling unchanged, known and duplicate ones on the way, and yield
+            each new photo (digest, bytes, path) when the pool asks for it: only the photos in
+            flight are held in memory, and reading overlaps the analysis."""
+            nonlocal unchanged, known
+            for path in files:
+                name = str(path)
+                here.add(name)
+                try:
+                    st = path.stat()
+                except OSError as exc:
+                    failures.append(
+                        IndexFailure(name, "invalid_image", f"{name}: cannot be read ({exc.strerror})")
+                    )
+                    progress(1)
+                    continue
+                old = seen.get(name)
+                if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+                    unchanged += 1
+                    progress(1)
+                    continue
+                try:
+                    data = _read(path, settings.max_bytes)
+                except FaceprintError as exc:
+                    failures.append(IndexFailure(name, exc.code, str(exc)))
+                    progress(1)
+                    continue
+                digest = hashlib.sha256(data).hexdigest()
+                if digest in pending:
+                    pending[digest].append((name, st.st_size, st.st_mtime_ns))
+                elif digest in this_run:  # a copy of a photo this run analysed (or failed to)
+                    if digest in digests:
+                        self._add_path(name, digests[digest], st.st_size, st.st_mtime_ns)
+                    progress(1)
+                elif digest in digests:
+                    self._add_path(name, digests[digest], st.st_size, st.st_mtime_ns)
+                    known += 1
+                    progress(1)
+                else:
+                    pending[digest] = [(name, st.st_size, st.st_mtime_ns)]
+                    this_run.add(digest)
+                    yield digest, data, name
 
-        pool = AnalysisPool(settings, _workers(workers, len(queue)), engine=self.store.engine)
+        items = to_analyse()
+        head = list(itertools.islice(items, 3))  # how many photos to analyse, as far as it matters
+        jobs = len(head) if len(head) < 3 else len(head) + sum(1 for p in files if str(p) not in here)
+        pool = AnalysisPool(settings, _workers(workers, jobs), engine=self.store.engine)
         try:
             in_flight: dict[Future[Analysis], tuple[str, str]] = {}
-            items = iter(queue)
+            queue = itertools.chain(head, items)
             limit = max(2, 2 * pool.workers)
 
             def fill() -> None:
-                for digest, data, name in items:
+                for digest, data, name in queue:
                     in_flight[pool.submit(data, name)] = (digest, name)
                     if len(in_flight) >= limit:
                         return
@@ -186,17 +199,17 @@ class Library:
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
                     digest, name = in_flight.pop(future)
+                    paths = pending.pop(digest)
                     try:
                         analysis = future.result()
                     except FaceprintError as exc:
                         failures.append(IndexFailure(name, exc.code, str(exc)))
-                        progress(len(pending[digest]))
+                        progress(len(paths))
                         continue
-                    photo_id = self._write_photo(digest, analysis, pending[digest])
-                    digests[digest] = photo_id
+                    digests[digest] = self._write_photo(digest, analysis, paths)
                     indexed += 1
                     faces += len(analysis.faces)
-                    progress(len(pending[digest]))
+                    progress(len(paths))
                 fill()
         finally:
             pool.close()
