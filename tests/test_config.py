@@ -8,7 +8,20 @@ from faceprint.errors import InvalidInput
 
 def test_defaults() -> None:
     s = Settings.from_env({})
-    assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("cnn", 1, False, "onnx", 0)
+    assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("blazeface", None, False, "onnx", 0)
+    assert (s.detect_max_side, s.refine_landmarks) == (None, True)  # None: the detector's own default
+
+
+def test_detector_defaults_come_from_the_manifests() -> None:
+    import faceprint
+
+    fast, exact = faceprint.Engine(Settings()), faceprint.Engine(Settings(detector="cnn"))
+    assert (fast.working_side, fast.upsample) == (1024, 0)
+    assert (exact.working_side, exact.upsample) == (2000, 1)
+    tuned = faceprint.Engine(
+        Settings.from_env({"FACEPRINT_DETECT_MAX_SIDE": "2048", "FACEPRINT_UPSAMPLE": "1"})
+    )
+    assert (tuned.working_side, tuned.upsample) == (2048, 1)
 
 
 def test_environment_then_overrides() -> None:

@@ -22,6 +22,7 @@ from .config import Settings
 from .engine import Engine
 from .errors import FaceprintError, InvalidInput, NoFace
 from .faces import Face
+from .models.registry import DEFAULT_DETECTOR, detector_names
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 2
@@ -66,15 +67,17 @@ def engine_options(func: F) -> F:
         "--upsample",
         type=click.IntRange(0, 4),
         default=None,
-        help="Upsample N times before detection (finds smaller faces; slower). "
-        "[env FACEPRINT_UPSAMPLE, default 1]",
+        help="Double the working image N times before detection (finds faces half as small per step; "
+        "about 4x slower per step). [env FACEPRINT_UPSAMPLE, default: the detector's, 0 for blazeface, "
+        "1 for cnn and hog]",
     )(func)
     func = click.option(
         "--detector",
-        type=click.Choice(["hog", "cnn"]),
+        type=click.Choice(detector_names()),
         default=None,
-        help="Face detector: cnn (dlib's MMOD CNN on onnxruntime) or hog (faster; needs the dlib extra). "
-        "[env FACEPRINT_DETECTOR, default cnn]",
+        help="Face detector: blazeface (fast on phone photos), cnn (dlib's MMOD CNN, boxes equal to "
+        "dlib's) or hog (needs the dlib extra); see 'faceprint models'. "
+        f"[env FACEPRINT_DETECTOR, default {DEFAULT_DETECTOR}]",
     )(func)
     return func
 
@@ -142,11 +145,11 @@ def detect(
         draw_to.mkdir(parents=True, exist_ok=True)
 
     def work(image: Path) -> list[Face]:
-        rgb = engine.load_image(image)
-        faces = engine.detect(rgb)
+        photo = engine.photo(image)
+        faces = engine.detect(photo)
         if faces and draw_to is not None:
             out = draw_to / f"{image.stem}.faces.png" if len(images) > 1 else draw_to
-            save_image(draw_faces(rgb, faces), out)
+            save_image(draw_faces(photo.full(), faces), out)
         return faces
 
     def show(image: Path, faces: list[Face]) -> None:
@@ -227,8 +230,8 @@ def _report_error(image: Path, exc: FaceprintError, as_json: bool) -> None:
 
 def _pick(engine: Engine, image: Path, index: int | None) -> Face:
     """The face to verify in ``image``: the largest, or number ``index``; only that one is embedded."""
-    rgb = engine.load_image(image)
-    faces = engine.detect(rgb)
+    photo = engine.photo(image)
+    faces = engine.detect(photo)
     if not faces:
         raise NoFace(f"{image}: no face found")
     if index is None:
@@ -237,7 +240,7 @@ def _pick(engine: Engine, image: Path, index: int | None) -> Face:
         index = 0
     if not 0 <= index < len(faces):
         raise InvalidInput(f"{image}: has {len(faces)} face(s); face index {index} does not exist")
-    return engine.embed(rgb, boxes=[faces[index].box])[0]
+    return engine.embed(photo, boxes=[faces[index].box])[0]
 
 
 @cli.command()
@@ -409,7 +412,7 @@ def demo(out: Path | None) -> None:
 
 
 # register the gallery, library, privacy, serve and keys commands
-from . import cli_gallery, cli_library, cli_privacy, cli_service  # noqa: E402,F401
+from . import cli_gallery, cli_library, cli_models, cli_privacy, cli_service  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

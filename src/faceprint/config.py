@@ -6,14 +6,11 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from .errors import InvalidInput
+from .models.registry import BACKENDS, DEFAULT_DETECTOR, BackendName, detector_names
 
-__all__ = ["BackendName", "DetectorName", "Settings"]
-
-DetectorName = Literal["hog", "cnn"]
-BackendName = Literal["onnx", "dlib"]
+__all__ = ["BackendName", "Settings"]
 _ENV_PREFIX = "FACEPRINT_"
 _BOOLEANS = {
     "1": True,
@@ -31,17 +28,26 @@ _BOOLEANS = {
 class Settings:
     """Engine settings. Every field can be set from the environment as ``FACEPRINT_<FIELD>``."""
 
-    #: Face detector: ``cnn`` (dlib's MMOD CNN, on onnxruntime with the default backend) or ``hog``
-    #: (dlib's HOG + linear SVM; needs dlib installed, the ``dlib`` extra).
-    detector: DetectorName = "cnn"
-    #: How many times the image is upsampled before detection (finds faces down to ~40 px at 1).
-    upsample: int = 1
+    #: Face detector, a name from the model registry (``faceprint models``): ``blazeface``
+    #: (default: MediaPipe's BlazeFace on a pyramid of a ~1000 px working image, fast on phone
+    #: photos), ``cnn`` (dlib's MMOD CNN, boxes equal to dlib's) or ``hog`` (dlib's HOG + linear
+    #: SVM; needs dlib installed, the ``dlib`` extra).
+    detector: str = DEFAULT_DETECTOR
+    #: How many times the working image is doubled before detection; empty: the detector's own
+    #: default (``blazeface`` 0: faces from ~16 px of the working image; ``cnn``/``hog`` 1: ~40 px).
+    upsample: int | None = None
     #: Largest accepted encoded image, in bytes.
     max_bytes: int = 50 * 1024 * 1024
     #: Largest accepted image, in pixels (width x height); checked from the header before decoding.
     max_pixels: int = 40_000_000
-    #: Images whose longer side exceeds this are downscaled before detection (0 = never).
-    detect_max_side: int = 2000
+    #: Detection runs on the photo reduced so that its longer side is at most this many pixels
+    #: (0 = never reduced; empty: the detector's own working size, ``blazeface`` 1024, ``cnn`` and
+    #: ``hog`` 2000). Larger finds smaller faces in big photos, at a cost growing with its square.
+    detect_max_side: int | None = None
+    #: Re-run the 5-point predictor from the box it expects for the landmarks it found first (the
+    #: box fitted to its own mean shape), whatever detector gave the first box. Off reproduces
+    #: dlib's pipeline exactly for ``cnn`` and ``hog``.
+    refine_landmarks: bool = True
     #: Average each face's embedding with that of its mirror image: +0.17% LFW accuracy for twice
     #: the embedding time. Templates then carry the model id ``dlib-resnet-v1+mirror``, with their
     #: own calibration table, and are never compared with plain ones.
@@ -63,20 +69,22 @@ class Settings:
     sweep_minutes: int = 60
     #: Inference backend: ``onnx`` (dlib's networks converted to ONNX, run by onnxruntime; landmarks
     #: and alignment in numpy) or ``dlib`` (dlib's own wheel; an optional dependency).
-    backend: BackendName = "onnx"
+    backend: str = "onnx"
     #: onnxruntime intra-op threads per model; 0 = one per core.
     threads: int = 0
     #: Where converted models are cached ("" = ``$XDG_CACHE_HOME/faceprint`` or ``~/.cache/faceprint``).
     cache_dir: str = ""
 
     def __post_init__(self) -> None:
-        if self.detector not in get_args(DetectorName):
-            raise InvalidInput(f"unknown detector {self.detector!r}; choose one of {get_args(DetectorName)}")
-        if self.backend not in get_args(BackendName):
-            raise InvalidInput(f"unknown backend {self.backend!r}; choose one of {get_args(BackendName)}")
+        if self.detector not in detector_names():
+            raise InvalidInput(
+                f"unknown detector {self.detector!r}; choose one of: {', '.join(detector_names())}"
+            )
+        if self.backend not in BACKENDS:
+            raise InvalidInput(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         if self.threads < 0:
             raise InvalidInput("threads must not be negative")
-        if not 0 <= self.upsample <= 4:
+        if self.upsample is not None and not 0 <= self.upsample <= 4:
             raise InvalidInput(f"upsample must be between 0 and 4, not {self.upsample}")
         for name in ("max_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
@@ -87,7 +95,7 @@ class Settings:
             raise InvalidInput("sweep_minutes must not be negative")
         if self.rate_limit < 0:
             raise InvalidInput("rate_limit must not be negative")
-        if self.detect_max_side < 0:
+        if self.detect_max_side is not None and self.detect_max_side < 0:
             raise InvalidInput("detect_max_side must not be negative")
 
     @classmethod
@@ -106,7 +114,7 @@ class Settings:
                         f"{_ENV_PREFIX}{field.name.upper()} must be 1/0, true/false or yes/no, not {raw!r}"
                     )
                 values[field.name] = _BOOLEANS[flag]
-            elif field.type in ("int", int):
+            elif field.type in ("int", int, "int | None"):
                 try:
                     values[field.name] = int(raw)
                 except ValueError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from .align import face_chip
@@ -15,15 +17,103 @@ from .calibrate import Calibration, load_calibration
 from .config import Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
-from .imageio import ImageSource, RGBImage, describe, load_image
+from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, describe, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
-from .models.registry import load_detector, load_embedder, load_landmarker
+from .models.landmarks import fit_box
+from .models.registry import detector_defaults, load_detector, load_embedder, load_landmarker
+from .quality import Quality, assess
 
 __all__ = ["Engine", "FaceInput"]
 
 #: What verify accepts on either side: an image (path, bytes, array), a face, or a template.
-FaceInput: TypeAlias = ImageSource | Face | Template
+FaceInput: TypeAlias = ImageSource | Photo | Face | Template
+
+#: A face is aligned on the smallest decode of its photo in which it is at least this wide: the
+#: embedder's 150 px chip holds a face about 100 px wide, so nothing it could use is lost.
+_CHIP_FACE = 100
+#: The working image may be this much smaller than the working side when that saves a resize
+#: (a 4032 px JPEG decoded at a quarter, 1008 px, is used as it is for a side of 1024).
+_WORKING_SLACK = 0.75
+#: Refinement: a box whose corners move less than this share of its side has settled; at most this
+#: many extra predictor runs.
+_SETTLED = 0.04
+_PASSES = 3
+#: A detection whose refined box is smaller than this share of the detector's box is dropped: the
+#: 5-point predictor's points collapsed onto one spot, as they do on texture that is not a face.
+_COLLAPSED = 0.2
+#: A hit in original pixels: its box, score, and the detector's keypoints (or None).
+_Hit: TypeAlias = tuple[Box, float, "NDArray[np.float64] | None"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Found:
+    """A located face, with the decode it was located on and its landmarks in that decode."""
+
+    face: Face
+    image: RGBImage
+    points: NDArray[np.float64]
+    sx: float  # pixels of ``image`` per original pixel, across
+    sy: float  # and down
+
+    def quality(self) -> Quality:
+        b = self.face.box
+        box = Box(b.left * self.sx, b.top * self.sy, b.right * self.sx, b.bottom * self.sy)
+        local = dataclasses.replace(self.face, box=box, landmarks=self.points)
+        return assess(self.image, local, scale=1.0 / math.sqrt(self.sx * self.sy))
+
+
+def _default(detector: str, key: str) -> int:
+    value = detector_defaults(detector)[key]
+    assert isinstance(value, int)
+    return value
+
+
+def _reduction(box: tuple[float, float, float, float]) -> int:
+    """The largest reduction of the photo in which a face with this box is still :data:`_CHIP_FACE` wide."""
+    side = min(box[2] - box[0], box[3] - box[1])
+    return max(r for r in REDUCTIONS if r == 1 or side / r >= _CHIP_FACE)
+
+
+def _start_box(hit: _Hit) -> tuple[float, float, float, float] | None:
+    """Where the predictor starts for a hit, in original pixels: the detector's box, or ``None`` when
+    the detector gave eye keypoints (the start is then fitted to them on the chosen decode)."""
+    box, _, keypoints = hit
+    return None if keypoints is not None else (box.left, box.top, box.right, box.bottom)
+
+
+def _refine(
+    landmarker: Landmarker,
+    image: RGBImage,
+    boxes: list[tuple[float, float, float, float]],
+    points: NDArray[np.float64],
+) -> tuple[list[tuple[float, float, float, float]], NDArray[np.float64]]:
+    """Move each box to the one the predictor expects for its points and run it again, until the box
+    stays put (its corners move by less than :data:`_SETTLED` of its side; at most
+    :data:`_PASSES` more runs). A settled box gives the same points when given back, so embedding
+    a detected face at its reported box reproduces its template."""
+    boxes, points = list(boxes), points.copy()
+    for _ in range(_PASSES):
+        moved = []
+        for i, (box, pts) in enumerate(zip(boxes, points, strict=True)):
+            fitted = fit_box(landmarker.mean_shape, pts)
+            side = max(box[2] - box[0], 1.0)
+            if max(abs(a - b) for a, b in zip(fitted, box, strict=True)) > _SETTLED * side:
+                boxes[i] = fitted
+                moved.append(i)
+        if not moved:
+            break
+        points[moved] = landmarker.locate_many(image, [boxes[i] for i in moved])
+    return boxes, points
+
+
+def _fit(image: RGBImage, side: int) -> RGBImage:
+    """``image`` reduced (bilinear, antialiased) so that its longer side is ``side``."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.ascontiguousarray(np.asarray(small))
 
 
 class Engine:
@@ -104,114 +194,209 @@ class Engine:
         self._models(embed=True)
         return self
 
-    # -- detection -----------------------------------------------------------------------------
+    # -- the front end: photo -> boxes -> landmarks ----------------------------------------------
 
-    def detect(self, image: ImageSource) -> list[Face]:
+    @property
+    def working_side(self) -> int:
+        """The longer side detection works at (0 = the photo's own size)."""
+        side = self.settings.detect_max_side
+        return _default(self.settings.detector, "working_side") if side is None else side
+
+    @property
+    def upsample(self) -> int:
+        """How many times the working image is doubled before detection."""
+        up = self.settings.upsample
+        return _default(self.settings.detector, "upsample") if up is None else up
+
+    def photo(self, image: ImageSource | Photo) -> Photo:
+        """``image`` as a :class:`Photo` under this engine's byte and pixel limits: decoded on demand,
+        at the sizes detection and alignment need (a JPEG is never fully decoded when its faces are
+        large enough at a half, a quarter or an eighth of its size)."""
+        if isinstance(image, Photo):
+            return image
+        return Photo(image, max_bytes=self.settings.max_bytes, max_pixels=self.settings.max_pixels)
+
+    def detect(self, image: ImageSource | Photo) -> list[Face]:
         """Every face in ``image`` with box, score and 5 landmarks, largest first (no templates)."""
-        return self._detect(self.load_image(image))
+        return [found.face for found in self._analyse(self.photo(image))]
 
-    def detect_many(self, images: Iterable[ImageSource]) -> list[list[Face]]:
+    def detect_many(self, images: Iterable[ImageSource | Photo]) -> list[list[Face]]:
         return [self.detect(image) for image in images]
 
     def load_image(self, image: ImageSource) -> RGBImage:
         """``image`` decoded to RGB under this engine's byte and pixel limits (arrays pass through).
 
-        Decode once and pass the array to several calls to avoid decoding the same file again.
+        Decode once and pass the array to several calls to avoid decoding the same file again
+        (passing the path or bytes instead lets the engine decode a JPEG at a reduced size).
         """
         return load_image(image, max_bytes=self.settings.max_bytes, max_pixels=self.settings.max_pixels)
 
-    def _detect(self, rgb: RGBImage, limit: int | None = None) -> list[Face]:
-        """Faces largest first (ties: higher score first); landmarks for the first ``limit`` only."""
+    def _analyse(
+        self, photo: Photo, limit: int | None = None, boxes: Sequence[Box] | None = None
+    ) -> list[_Found]:
+        """Faces largest first (ties: higher score first), located for the first ``limit`` only;
+        with ``boxes``, the faces in those boxes (no detection)."""
+        if boxes is not None:
+            for box in boxes:
+                if box.width <= 1 or box.height <= 1:
+                    raise InvalidInput(f"box {box.as_list()} is empty")
+            return self._locate(photo, [(box, float("nan"), None) for box in boxes], "given")
         detector, _, _ = self._models(embed=False)
-        small, scale = self._detection_input(rgb)
-        with self._run_lock:
-            hits = detector.detect(small, self.settings.upsample)
-        boxes = [
-            (Box(h.left / scale, h.top / scale, h.right / scale, h.bottom / scale), h.score) for h in hits
-        ]
-        boxes.sort(key=lambda bs: (bs[0].area, bs[1]), reverse=True)
-        return [self._locate(rgb, box, score, detector.name) for box, score in boxes[:limit]]
+        hits = self._find(photo, detector)
+        hits.sort(key=lambda h: (h[0].area, h[1]), reverse=True)
+        return self._locate(photo, hits[:limit], detector.name)
 
-    def _locate(self, rgb: RGBImage, box: Box, score: float, detector: str) -> Face:
-        """The face in ``box`` with its 5 landmarks (read-only)."""
+    def _find(self, photo: Photo, detector: Detector) -> list[_Hit]:
+        """The detector's hits in original pixel coordinates."""
+        side, longest = self.working_side, max(photo.size)
+        if side and longest > side:
+            image = photo.at(photo.reduction_for(math.ceil(side * _WORKING_SLACK)))
+            if max(image.shape[:2]) > side:
+                image = _fit(image, side)
+        else:
+            image = photo.full()
+        sx, sy = photo.width / image.shape[1], photo.height / image.shape[0]
+        with self._run_lock:
+            found = detector.detect(image, self.upsample)
+        hits: list[_Hit] = []
+        for d in found:
+            points = None if d.keypoints is None else np.asarray(d.keypoints, dtype=np.float64) * (sx, sy)
+            hits.append((Box(d.left * sx, d.top * sy, d.right * sx, d.bottom * sy), d.score, points))
+        return hits
+
+    def _locate(self, photo: Photo, hits: Sequence[_Hit], detector: str) -> list[_Found]:
+        """The 5 landmarks of each hit, from the box the predictor expects (``refine_landmarks``).
+
+        Each face is located on the smallest decode of the photo in which it is still about as wide
+        as the embedder's chip (:func:`_reduction`); a face whose settled box calls for another
+        decode is located again there, so that the face at its reported box gives the same points
+        (and template) whatever else is in the photo.
+        """
+        if not hits:
+            return []
+        starts: list[tuple[float, float, float, float] | None] = [_start_box(h) for h in hits]
+        found: list[_Found | None] = [None] * len(hits)
+        todo = list(range(len(hits)))
+        for attempt in range(2):
+            by_reduction: dict[int, list[int]] = {}
+            for i in todo:
+                b = hits[i][0]
+                by_reduction.setdefault(
+                    _reduction(starts[i] or (b.left, b.top, b.right, b.bottom)), []
+                ).append(i)
+            todo = []
+            for reduce, members in sorted(by_reduction.items()):
+                image = photo.at(reduce)
+                sx, sy = image.shape[1] / photo.width, image.shape[0] / photo.height
+                chosen = [hits[i] for i in members]
+                boxes, points = self._landmarks(image, chosen, [starts[i] for i in members], sx, sy)
+                for i, box, pts in zip(members, boxes, points, strict=True):
+                    settled = (box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy)
+                    if attempt == 0 and _reduction(settled) != reduce:
+                        starts[i], todo = settled, [*todo, i]
+                        continue
+                    found[i] = self._found(hits[i], detector, image, settled, pts, sx, sy)
+        return [f for f in found if f is not None]
+
+    def _landmarks(
+        self,
+        image: RGBImage,
+        hits: Sequence[_Hit],
+        starts: Sequence[tuple[float, float, float, float] | None],
+        sx: float,
+        sy: float,
+    ) -> tuple[list[tuple[float, float, float, float]], NDArray[np.float64]]:
+        """The settled boxes and points of faces starting from ``starts`` (original pixels), on ``image``."""
         _, landmarker, _ = self._models(embed=False)
+        mean = landmarker.mean_shape
+        eyes = np.stack([mean[0:2].mean(axis=0), mean[2:4].mean(axis=0)])
+        boxes: list[tuple[float, float, float, float]] = []
+        for (_, _, keypoints), start in zip(hits, starts, strict=True):
+            if keypoints is not None and start is None:  # the detector's eyes where the mean eyes sit
+                seen = keypoints[:2] * (sx, sy)
+                seen = seen[np.argsort(-seen[:, 0])]  # the mean shape's first eye is on the image's right
+                boxes.append(fit_box(eyes, seen))
+            else:
+                assert start is not None
+                boxes.append((start[0] * sx, start[1] * sy, start[2] * sx, start[3] * sy))
         with self._run_lock:
-            points = landmarker.locate(rgb, (box.left, box.top, box.right, box.bottom))
-        points.setflags(write=False)
-        return Face(box=box, score=score, landmarks=points, detector=detector)
+            points = landmarker.locate_many(image, boxes)
+            if self.settings.refine_landmarks:
+                boxes, points = _refine(landmarker, image, boxes, points)
+        return boxes, points
 
-    def _detection_input(self, rgb: RGBImage) -> tuple[RGBImage, float]:
-        limit = self.settings.detect_max_side
-        height, width = rgb.shape[:2]
-        if limit == 0 or max(height, width) <= limit:
-            return rgb, 1.0
-        scale = limit / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
-        return np.ascontiguousarray(small), scale
+    def _found(
+        self,
+        hit: _Hit,
+        detector: str,
+        image: RGBImage,
+        settled: tuple[float, float, float, float],
+        pts: NDArray[np.float64],
+        sx: float,
+        sy: float,
+    ) -> _Found | None:
+        box, score, keypoints = hit
+        if detector != "given" and settled[2] - settled[0] < _COLLAPSED * min(box.width, box.height):
+            return None  # the predictor's points collapsed: nothing it can place a face on
+        if keypoints is not None:  # the detector's box is not of dlib's kind: report the predictor's
+            box = Box(*settled)
+        landmarks = pts / (sx, sy)
+        landmarks.setflags(write=False)
+        pts.setflags(write=False)
+        return _Found(Face(box=box, score=score, landmarks=landmarks, detector=detector), image, pts, sx, sy)
 
     # -- embedding -----------------------------------------------------------------------------
 
     def embed(
         self,
-        image: ImageSource,
+        image: ImageSource | Photo,
         *,
         largest_only: bool = False,
         boxes: Sequence[Box] | None = None,
+        quality: bool = False,
     ) -> list[Face]:
         """Faces in ``image`` with their templates, largest first.
 
         ``largest_only`` embeds only the largest face. ``boxes`` skips detection and embeds the
-        faces in the given boxes (landmarks are still located inside each box).
+        faces in the given boxes (landmarks are still located inside each box). ``quality`` also
+        assesses each face (:attr:`Face.quality`: size, sharpness, pose, exposure).
         """
-        rgb = self.load_image(image)
-        faces = (
-            self._detect(rgb, limit=1 if largest_only else None) if boxes is None else self._given(rgb, boxes)
-        )
-        return self._embed_faces(rgb, faces)
+        photo = self.photo(image)
+        found = self._analyse(photo, limit=1 if largest_only else None, boxes=boxes)
+        return self._embed_batch([found], quality=quality)[0]
 
     def embed_many(
         self,
-        images: Iterable[ImageSource],
+        images: Iterable[ImageSource | Photo],
         *,
         largest_only: bool = False,
         boxes: Sequence[Sequence[Box]] | None = None,
+        quality: bool = False,
     ) -> list[list[Face]]:
         """:meth:`embed` for many images, with every face of every image embedded in one batch.
 
         ``boxes``, when given, holds the boxes to embed for each image (no detection).
         """
-        items: list[tuple[RGBImage, list[Face]]] = []
+        items: list[list[_Found]] = []
         for i, image in enumerate(images):
-            rgb = self.load_image(image)
-            if boxes is None:
-                faces = self._detect(rgb, limit=1 if largest_only else None)
-            else:
-                faces = self._given(rgb, boxes[i])
-            items.append((rgb, faces))
+            if boxes is not None and i >= len(boxes):
+                raise InvalidInput(f"got {len(boxes)} box lists for more images")
+            given = None if boxes is None else boxes[i]
+            items.append(self._analyse(self.photo(image), limit=1 if largest_only else None, boxes=given))
         if boxes is not None and len(boxes) != len(items):
             raise InvalidInput(f"got {len(boxes)} box lists for {len(items)} images")
-        return self._embed_batch(items)
+        return self._embed_batch(items, quality=quality)
 
-    def _given(self, rgb: RGBImage, boxes: Sequence[Box]) -> list[Face]:
-        for box in boxes:
-            if box.width <= 1 or box.height <= 1:
-                raise InvalidInput(f"box {box.as_list()} is empty")
-        return [self._locate(rgb, box, float("nan"), "given") for box in boxes]
-
-    def _embed_faces(self, rgb: RGBImage, faces: list[Face]) -> list[Face]:
-        return self._embed_batch([(rgb, faces)])[0]
-
-    def _embed_batch(self, items: list[tuple[RGBImage, list[Face]]]) -> list[list[Face]]:
+    def _embed_batch(self, items: list[list[_Found]], *, quality: bool = False) -> list[list[Face]]:
         """Templates for the faces of several images, through one embedder call."""
-        n = sum(len(faces) for _, faces in items)
+        n = sum(len(found) for found in items)
         if n == 0:
             return [[] for _ in items]
         embedder = self._embedder_model()
         chips = [
-            face_chip(rgb, f.landmarks, size=embedder.chip_size, padding=embedder.chip_padding)
-            for rgb, faces in items
-            for f in faces
+            face_chip(f.image, f.points, size=embedder.chip_size, padding=embedder.chip_padding)
+            for found in items
+            for f in found
         ]
         if self.settings.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
@@ -223,14 +408,15 @@ class Engine:
         model = self.model_id
         out: list[list[Face]] = []
         start = 0
-        for _, faces in items:
-            out.append(
-                [
-                    dataclasses.replace(face, template=Template(vec, model))
-                    for face, vec in zip(faces, vectors[start : start + len(faces)], strict=True)
-                ]
-            )
-            start += len(faces)
+        for found in items:
+            faces = []
+            for f, vec in zip(found, vectors[start : start + len(found)], strict=True):
+                extra: dict[str, object] = {"template": Template(vec, model)}
+                if quality:
+                    extra["quality"] = f.quality()
+                faces.append(dataclasses.replace(f.face, **extra))  # type: ignore[arg-type]
+            out.append(faces)
+            start += len(found)
         return out
 
     def template(self, source: FaceInput) -> Template:
@@ -243,7 +429,7 @@ class Engine:
             return source.template
         faces = self.embed(source, largest_only=True)
         if not faces or faces[0].template is None:
-            raise NoFace(f"{describe(source)}: no face found")
+            raise NoFace(f"{source.name if isinstance(source, Photo) else describe(source)}: no face found")
         return faces[0].template
 
     # -- verification --------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .quality import Quality
 
 __all__ = ["Box", "Face", "Template"]
 
@@ -94,10 +97,12 @@ class Template:
 class Face:
     """One detected face: where it is, how sure the detector was, its landmarks and template.
 
-    ``score`` is the detector's own confidence (SVM margin for ``hog``, MMOD score for ``cnn``).
+    ``score`` is the detector's own confidence (probability for ``blazeface``, SVM margin for ``hog``, MMOD
+    score for ``cnn``).
     ``landmarks`` is a (5, 2) array of (x, y) points: right eye outer and inner corner (as seen
     in the image: the subject's left eye is on the image's right), left eye outer and inner
-    corner, base of the nose — dlib's 5-point order. ``template`` is ``None`` until embedded.
+    corner, base of the nose — dlib's 5-point order. ``template`` is ``None`` until embedded;
+    ``quality`` is ``None`` unless asked for (``Engine.embed(..., quality=True)``).
     """
 
     box: Box
@@ -105,6 +110,7 @@ class Face:
     landmarks: NDArray[np.float64]
     template: Template | None = None
     detector: str = ""
+    quality: Quality | None = None
 
     def to_json(self, *, with_template: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the template only when asked for (it is biometric data)."""

@@ -62,17 +62,23 @@ class Quality:
         }
 
 
-def assess(rgb: RGBImage, face: Face) -> Quality:
-    """The quality of ``face`` (its box and 5 landmarks) in the image ``rgb`` it was detected in."""
+def assess(rgb: RGBImage, face: Face, *, scale: float = 1.0) -> Quality:
+    """The quality of ``face`` (its box and 5 landmarks) in the image ``rgb`` it was detected in.
+
+    ``scale`` is the number of original pixels per pixel of ``rgb`` when ``rgb`` is a reduced
+    decode of the photo (box and landmarks then in ``rgb``'s pixels): size is judged in original
+    pixels, sharpness on the face as ``rgb`` shows it.
+    """
     points = np.asarray(face.landmarks, dtype=np.float64)
     eye_a, eye_b, nose = points[0:2].mean(axis=0), points[2:4].mean(axis=0), points[4]
-    eyes = float(np.linalg.norm(eye_a - eye_b))
+    eyes = float(np.linalg.norm(eye_a - eye_b)) * scale
     size = float(np.clip(eyes / _GOOD_EYES, 0.0, 1.0))
 
     # pose: the nose's sideways offset from the eyes' midpoint, along the eye line (yaw)
-    if eyes > 1e-6:
-        axis = (eye_b - eye_a) / eyes
-        yaw = float(abs(np.dot(nose - (eye_a + eye_b) / 2, axis)) / eyes)
+    local_eyes = eyes / scale
+    if local_eyes > 1e-6:
+        axis = (eye_b - eye_a) / local_eyes
+        yaw = float(abs(np.dot(nose - (eye_a + eye_b) / 2, axis)) / local_eyes)
     else:
         yaw = 1.0
     pose = float(np.clip(1.0 - yaw / _PROFILE, 0.0, 1.0))

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from ..config import Settings
 from ..engine import Engine
 from ..faces import Box
-from ..quality import Quality, assess
+from ..quality import Quality
 
 __all__ = ["Analysis", "AnalysisPool", "FoundFace", "analyse"]
 
@@ -44,14 +44,18 @@ class Analysis:
 
 
 def analyse(engine: Engine, data: bytes, name: str) -> Analysis:
-    """Every face in the encoded photo ``data``: box, landmarks, quality and template."""
-    from ..imageio import decode
+    """Every face in the encoded photo ``data``: box, landmarks, quality and template.
+
+    The photo is decoded only at the sizes detection and alignment need (a JPEG at a quarter of its
+    size when its faces are large enough), never necessarily in full.
+    """
+    from ..imageio import Photo
 
     s = engine.settings
-    rgb = decode(data, name=name, max_bytes=s.max_bytes, max_pixels=s.max_pixels)
+    photo = Photo(data, max_bytes=s.max_bytes, max_pixels=s.max_pixels, name=name)
     found = []
-    for face in engine.embed(rgb):
-        assert face.template is not None
+    for face in engine.embed(photo, quality=True):
+        assert face.template is not None and face.quality is not None
         found.append(
             FoundFace(
                 box=face.box,
@@ -59,10 +63,10 @@ def analyse(engine: Engine, data: bytes, name: str) -> Analysis:
                 landmarks=np.asarray(face.landmarks, dtype=np.float64),
                 vector=np.asarray(face.template.vector, dtype=np.float32),
                 model=face.template.model,
-                quality=assess(rgb, face),
+                quality=face.quality,
             )
         )
-    return Analysis(width=int(rgb.shape[1]), height=int(rgb.shape[0]), faces=tuple(found))
+    return Analysis(width=photo.width, height=photo.height, faces=tuple(found))
 
 
 # -- inside a worker process ----------------------------------------------------------------------

@@ -15,13 +15,18 @@ __all__ = ["Backends", "Detection", "Detector", "Embedder", "Landmarker"]
 
 
 class Detection(NamedTuple):
-    """A raw detector hit in image pixel coordinates (right/bottom exclusive) and its score."""
+    """A raw detector hit in image pixel coordinates (right/bottom exclusive) and its score.
+
+    ``keypoints`` are the detector's own (x, y) points where it has them (BlazeFace: right eye,
+    left eye, nose tip, mouth, right and left ear tragion, as seen in the image), else ``None``.
+    """
 
     left: float
     top: float
     right: float
     bottom: float
     score: float
+    keypoints: tuple[tuple[float, float], ...] | None = None
 
 
 class Detector(Protocol):
@@ -36,9 +41,17 @@ class Landmarker(Protocol):
     """Places the 5 landmarks (eye corners and the base of the nose) inside a face box."""
 
     name: str
+    #: The (5, 2) shape the predictor starts from, in units of the box (``fit_box`` uses it).
+    mean_shape: NDArray[np.float64]
 
     def locate(self, image: RGBImage, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
         """Return a (5, 2) array of (x, y) points in dlib's 5-point order."""
+        ...
+
+    def locate_many(
+        self, image: RGBImage, boxes: Sequence[tuple[float, float, float, float]]
+    ) -> NDArray[np.float64]:
+        """The points of every box: an (n, 5, 2) array."""
         ...
 
 

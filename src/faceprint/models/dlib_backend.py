@@ -80,8 +80,16 @@ class ShapePredictor5:
     name = "dlib-5pt"
 
     def __init__(self, path: Path) -> None:
+        from .dlib_format import read_shape_predictor
+
         self._dlib = import_dlib()
         self._predictor = _load(self._dlib.shape_predictor, path)
+        self.mean_shape = read_shape_predictor(path).initial_shape.reshape(-1, 2).astype(np.float64)
+
+    def locate_many(
+        self, image: RGBImage, boxes: Sequence[tuple[float, float, float, float]]
+    ) -> NDArray[np.float64]:
+        return np.array([self.locate(image, box) for box in boxes], dtype=np.float64).reshape(-1, 5, 2)
 
     def locate(self, image: RGBImage, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
         left, top, right, bottom = (round(v) for v in box)

@@ -40,6 +40,12 @@ class FakeLandmarker:
     """Places the 5 points at fixed fractions of the box."""
 
     name = "fake-5pt"
+    mean_shape = _POINTS
+
+    def locate_many(
+        self, image: RGBImage, boxes: Sequence[tuple[float, float, float, float]]
+    ) -> NDArray[np.float64]:
+        return np.array([self.locate(image, box) for box in boxes], dtype=np.float64).reshape(-1, 5, 2)
 
     def locate(self, image: RGBImage, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
         left, top, right, bottom = box

@@ -1,95 +1,108 @@
-"""The one place that locates model files and picks a backend.
+"""The one place that routes a model name to the class that runs it.
 
-Weights come from the ``face-recognition-models`` package (dlib's CC0 models). The package is
-located with :func:`importlib.util.find_spec`, never imported: its ``__init__`` needs
-``pkg_resources``, which new setuptools no longer ships. Its 68-point landmark model is licensed
-for non-commercial use only and is refused here by name.
+What each model is (file, package, hash, licence, defaults) lives in its manifest
+(:mod:`.manifest`); this module only maps ``(name, backend)`` to an implementation and refuses
+anything unknown with a :class:`~faceprint.errors.ModelError`. Settings, the CLI and the docs read
+the list of names from here.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
-from ..config import BackendName, DetectorName
 from ..errors import ModelError
 from .base import Detector, Embedder, Landmarker
+from .manifest import Manifest, manifest, names
 
-__all__ = ["MODEL_FILES", "load_detector", "load_embedder", "load_landmarker", "model_path"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_DETECTOR",
+    "BackendName",
+    "detector_defaults",
+    "detector_names",
+    "load_detector",
+    "load_embedder",
+    "load_landmarker",
+    "model_path",
+]
 
-_PACKAGE: Final = "face_recognition_models"
+BackendName = Literal["onnx", "dlib"]
+BACKENDS: Final = ("onnx", "dlib")
 
-#: The model files faceprint may open, by role. Nothing else from the package is ever loaded.
-MODEL_FILES: Final = {
-    "cnn": "mmod_human_face_detector.dat",
-    "landmarks5": "shape_predictor_5_face_landmarks.dat",
-    "resnet": "dlib_face_recognition_resnet_model_v1.dat",
-}
-_FORBIDDEN: Final = frozenset({"shape_predictor_68_face_landmarks.dat"})
-
-
-def model_path(role: str) -> Path:
-    """Path of the model file for ``role`` (a key of :data:`MODEL_FILES`)."""
-    try:
-        filename = MODEL_FILES[role]
-    except KeyError:
-        raise ModelError(f"unknown model role {role!r}; known: {sorted(MODEL_FILES)}") from None
-    if filename in _FORBIDDEN:  # defence in depth: the table above must never name it
-        raise ModelError(f"{filename} is licensed for non-commercial use only and is never loaded")
-    spec = importlib.util.find_spec(_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"the {_PACKAGE!r} package is not installed; install it with "
-            "'pip install face-recognition-models' (dlib's CC0 model weights)"
-        )
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "models" / filename
-        if path.is_file():
-            return path
-    raise ModelError(f"{filename} not found in the {_PACKAGE!r} package; reinstall it")
+#: The detector an engine uses unless told otherwise: fast on phone-sized photos (docs/detection.md).
+DEFAULT_DETECTOR: Final = "blazeface"
+LANDMARKER: Final = "landmarks5"
+RECOGNISER: Final = "resnet"
 
 
-def load_detector(
-    name: DetectorName, *, backend: BackendName = "onnx", threads: int = 0, cache: str = ""
-) -> Detector:
-    """The face detector called ``name``; raises :class:`ModelError` on anything unknown.
+def detector_names() -> tuple[str, ...]:
+    """The detectors faceprint ships, default first."""
+    rest = tuple(n for n in names("detector") if n != DEFAULT_DETECTOR)
+    return (DEFAULT_DETECTOR, *rest)
 
-    The CNN detector runs on ``backend``; HOG exists only in dlib, so it needs dlib installed
-    (the ``dlib`` extra) whatever the backend.
+
+def detector_defaults(name: str) -> dict[str, object]:
+    """A detector's own defaults (``working_side``, ``upsample``, ...), from its manifest."""
+    return dict(manifest(name, "detector").defaults)
+
+
+def model_path(name: str) -> Path:
+    """The verified weights file of model ``name`` (``cnn``, ``landmarks5``, ``resnet``, ``blazeface``)."""
+    return manifest(name).verified_path()
+
+
+def _backend(m: Manifest, backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend not in m.backends:
+        raise ModelError(f"model {m.name!r} has no {backend!r} backend (it runs on: {', '.join(m.backends)})")
+    return backend
+
+
+def load_detector(name: str, *, backend: str = "onnx", threads: int = 0, cache: str = "") -> Detector:
+    """The face detector called ``name`` on ``backend``.
+
+    HOG exists only in dlib, so it needs dlib installed (the ``dlib`` extra) whatever the backend.
     """
-    match name:
-        case "hog":
+    m = manifest(name, "detector")
+    match name, _backend(m, backend):
+        case "hog", _:
             from . import dlib_backend
 
             return dlib_backend.HogDetector()
-        case "cnn":
-            if backend == "dlib":
-                from . import dlib_backend
+        case "cnn", "dlib":
+            from . import dlib_backend
 
-                return dlib_backend.CnnDetector(model_path("cnn"))
+            return dlib_backend.CnnDetector(m.verified_path())
+        case "cnn", "onnx":
             from .detector import OnnxCnnDetector
 
-            return OnnxCnnDetector(model_path("cnn"), threads=threads, cache=cache)
-        case _:
-            raise ModelError(f"unknown detector {name!r}; choose 'hog' or 'cnn'")
+            return OnnxCnnDetector(m.verified_path(), threads=threads, cache=cache)
+        case "blazeface", "onnx":
+            from .blazeface import BlazeFaceDetector
+
+            return BlazeFaceDetector(m, threads=threads, cache=cache)
+    raise ModelError(f"detector {name!r} has a manifest but no implementation")  # pragma: no cover
 
 
-def load_landmarker(*, backend: BackendName = "onnx", cache: str = "") -> Landmarker:
-    if backend == "dlib":
+def load_landmarker(*, backend: str = "onnx", cache: str = "") -> Landmarker:
+    m = manifest(LANDMARKER, "landmarker")
+    if _backend(m, backend) == "dlib":
         from . import dlib_backend
 
-        return dlib_backend.ShapePredictor5(model_path("landmarks5"))
+        return dlib_backend.ShapePredictor5(m.verified_path())
     from .landmarks import NumpyShapePredictor
 
-    return NumpyShapePredictor(model_path("landmarks5"), cache=cache)
+    return NumpyShapePredictor(m.verified_path(), cache=cache)
 
 
-def load_embedder(*, backend: BackendName = "onnx", threads: int = 0, cache: str = "") -> Embedder:
-    if backend == "dlib":
+def load_embedder(*, backend: str = "onnx", threads: int = 0, cache: str = "") -> Embedder:
+    m = manifest(RECOGNISER, "recogniser")
+    if _backend(m, backend) == "dlib":
         from . import dlib_backend
 
-        return dlib_backend.ResNetEmbedder(model_path("resnet"))
+        return dlib_backend.ResNetEmbedder(m.verified_path())
     from .embedder import OnnxResNetEmbedder
 
-    return OnnxResNetEmbedder(model_path("resnet"), threads=threads, cache=cache)
+    return OnnxResNetEmbedder(m.verified_path(), threads=threads, cache=cache)
