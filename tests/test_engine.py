@@ -12,7 +12,7 @@ from faceprint.faces import Box
 from faceprint.imageio import RGBImage
 from faceprint.models import Backends, Detection
 from faceprint.models.fake import FakeEmbedder, fake_backends
-from tests.conftest import encode, same_and_different_pairs
+from tests.conftest import encode, same_and_different_pairs, shared_dir
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +238,45 @@ def test_one_engine_is_safe_to_share_between_threads(samples: dict[str, RGBImage
 def test_tiny_images_have_no_face_and_no_error(engine: faceprint.Engine, shape: tuple[int, int]) -> None:
     """Found by fuzzing the service: the CNN must not be run on inputs smaller than its window."""
     assert engine.detect(np.full((*shape, 3), 128, np.uint8)) == []
+
+
+# -- phone-sized photos ---------------------------------------------------------------------------
+
+
+class _CountingPhoto(faceprint.Photo):
+    """A photo that records which reductions the engine decoded."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def at(self, reduce: int) -> RGBImage:
+        self.asked.append(reduce)
+        return super().at(reduce)
+
+
+def test_a_12_mp_photo_is_searched_at_reduced_size_and_every_face_found(engine: faceprint.Engine) -> None:
+    from tests.compose import compose_photo, lfw_files
+
+    lfw = shared_dir("lfw")
+    files = lfw_files(lfw)
+    photo = compose_photo(lfw, 7, faces=(4, 4), sizes=(220.0, 600.0), files=files)
+    counting = _CountingPhoto(photo.jpeg)
+    faces = engine.embed(counting)
+    assert 1 not in counting.asked  # never decoded in full: faces >= 200 px are chipped from a half
+    assert len(faces) == 4
+    for truth, person in zip(photo.boxes, photo.people, strict=True):
+        (face,) = [f for f in faces if f.box.iou(Box(*truth)) > 0.5]
+        original = engine.template(lfw / next(s for s in photo.sources if s.startswith(person + "/")))
+        assert face.template is not None
+        assert engine.verify(face.template, original, fmr=1e-4).is_match  # the same person, recognised
+
+
+def test_small_faces_in_a_12_mp_photo_are_found(engine: faceprint.Engine) -> None:
+    from tests.compose import compose_photo, lfw_files
+
+    lfw = shared_dir("lfw")
+    photo = compose_photo(lfw, 11, faces=(6, 6), sizes=(64.0, 120.0), files=lfw_files(lfw))
+    faces = engine.detect(photo.jpeg)
+    found = [any(f.box.iou(Box(*truth)) > 0.4 for f in faces) for truth in photo.boxes]
+    assert sum(found) >= 5 and len(faces) <= 7

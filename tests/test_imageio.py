@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from faceprint.errors import ImageTooLarge, InvalidImage
-from faceprint.imageio import decode, load_image
+from faceprint.imageio import Photo, decode, load_image
 from tests.conftest import encode, png_bomb
 
 _Y, _X = np.mgrid[0:40, 0:60]
@@ -156,3 +156,64 @@ def test_bytes_like_inputs_decode_alike() -> None:
     data = encode(RGB, "PNG")
     for source in (data, bytearray(data), memoryview(data)):
         np.testing.assert_array_equal(load_image(source), RGB)
+
+
+# -- decoding at reduced sizes (Photo) ------------------------------------------------------------
+
+_BIG_Y, _BIG_X = np.mgrid[0:1200, 0:1600]
+BIG = np.dstack([_BIG_X % 256, _BIG_Y % 256, (_BIG_X // 7 + _BIG_Y // 5) % 256]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("reduce", [1, 2, 4, 8])
+def test_jpeg_decodes_at_a_reduced_size(reduce: int) -> None:
+    out = decode(encode(BIG, "JPEG", quality=92), reduce=reduce)
+    assert out.shape == (1200 // reduce, 1600 // reduce, 3)
+    expected = np.asarray(Image.fromarray(BIG).reduce(reduce)).astype(int)
+    assert np.abs(out.astype(int) - expected).mean() < 12  # DCT scaling: close to a box filter
+
+
+def test_other_formats_reduce_by_a_box_filter_and_round_sides_up() -> None:
+    odd = BIG[:1001, :1333]
+    out = decode(encode(odd, "PNG"), reduce=4)
+    assert out.shape == (251, 334, 3)
+    np.testing.assert_array_equal(out, np.asarray(Image.fromarray(odd).reduce(4)))
+    with pytest.raises(InvalidImage, match="reduction must be one of"):
+        decode(encode(odd, "PNG"), reduce=3)
+
+
+def test_photo_reads_the_header_first_and_decodes_on_demand() -> None:
+    data = encode(BIG, "JPEG", quality=90)
+    photo = Photo(data, name="holiday.jpg")
+    assert (photo.width, photo.height, photo.format) == (1600, 1200, "JPEG")
+    assert photo.reduction_for(400) == 4 and photo.reduction_for(1600) == 1 and photo.reduction_for(5000) == 1
+    small = photo.at(4)
+    assert small.shape == (300, 400, 3) and photo.at(4) is small  # decoded once
+    assert photo.full().shape == (1200, 1600, 3)
+    truncated = Photo(data[: len(data) // 3], name="cut.jpg")  # the header is intact
+    with pytest.raises(InvalidImage, match=r"cut\.jpg: corrupt or truncated"):
+        truncated.at(2)
+
+
+def test_photo_applies_the_limits_before_any_pixel_is_decoded(bomb_png) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImageTooLarge, match="pixels exceeds the limit"):
+        Photo(encode(BIG, "JPEG"), max_pixels=1_000_000)
+    with pytest.raises(ImageTooLarge):
+        Photo(bomb_png)
+    with pytest.raises(InvalidImage, match="not a recognised image"):
+        Photo(b"this is not an image, just text")
+
+
+def test_photo_size_follows_the_exif_orientation() -> None:
+    im = Image.fromarray(BIG[:600, :800])
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees: stored 800x600, shown 600x800
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", exif=exif.tobytes())
+    photo = Photo(buf.getvalue())
+    assert photo.size == (600, 800)
+    assert photo.at(2).shape == (400, 300, 3) and photo.full().shape == (800, 600, 3)
+
+
+def test_photo_wraps_arrays_and_reduces_them() -> None:
+    photo = Photo(BIG)
+    assert photo.format == "array" and photo.full() is not None and photo.at(2).shape == (600, 800, 3)

@@ -22,7 +22,7 @@ from .errors import (
     StoreError,
 )
 from .faces import Box, Face, Template
-from .imageio import load_image
+from .imageio import Photo, load_image
 from .library import Library, open_library
 from .match import Match
 from .store import Store, open_store
@@ -43,6 +43,7 @@ __all__ = [
     "ModelError",
     "NoFace",
     "NotFound",
+    "Photo",
     "Settings",
     "Store",
     "StoreError",

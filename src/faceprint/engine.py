@@ -284,6 +284,7 @@ class Engine:
                 by_reduction.setdefault(
                     _reduction(starts[i] or (b.left, b.top, b.right, b.bottom)), []
                 ).append(i)
+            photo.prefetch(by_reduction)
             todo = []
             for reduce, members in sorted(by_reduction.items()):
                 image = photo.at(reduce)

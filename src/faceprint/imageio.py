@@ -13,6 +13,8 @@ import io
 import os
 import struct
 import warnings
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeAlias
 
@@ -243,10 +245,7 @@ class Photo:
         """The pixels at 1/``reduce`` of the full size (sides rounded up), decoded once."""
         if reduce not in self._levels:
             if self._data is not None and (self.format in ("JPEG", "MPO") or reduce == 1):
-                max_bytes, max_pixels = self._limits
-                self._levels[reduce] = decode(
-                    self._data, name=self.name, max_bytes=max_bytes, max_pixels=max_pixels, reduce=reduce
-                )
+                self._levels[reduce] = self._decode_level(reduce)
             else:
                 full = Image.fromarray(self.at(1))
                 self._levels[reduce] = np.ascontiguousarray(np.asarray(full.reduce(reduce)))
@@ -255,6 +254,24 @@ class Photo:
     def full(self) -> RGBImage:
         """The pixels at full size."""
         return self.at(1)
+
+    def prefetch(self, reductions: Iterable[int]) -> None:
+        """Decode these reductions now, side by side in threads (the decoders release the GIL), so
+        that a full decode overlaps the smaller ones instead of following them."""
+        missing = sorted(set(reductions) - set(self._levels))
+        if len(missing) < 2 or self._data is None:
+            for r in missing:
+                self.at(r)
+            return
+        with ThreadPoolExecutor(len(missing)) as pool:
+            decoded = list(pool.map(self._decode_level, missing))
+        for r, pixels in zip(missing, decoded, strict=True):
+            self._levels.setdefault(r, pixels)
+
+    def _decode_level(self, reduce: int) -> RGBImage:
+        assert self._data is not None
+        max_bytes, max_pixels = self._limits
+        return decode(self._data, name=self.name, max_bytes=max_bytes, max_pixels=max_pixels, reduce=reduce)
 
 
 def _read_file(path: Path, *, max_bytes: int) -> bytes:
