@@ -37,13 +37,13 @@ its centre lies within 0.35 x the GT box width of the GT centre **and** its widt
 width. Pairs that pass are assigned one to one, closest (relative centre distance) first. A
 detection left over is ignored when it passes the rule against an ``ignore`` box, else it is a false
 positive (a second detection of a matched face is one too). Why not IoU: box conventions differ by
-detector — HOG's boxes are tight squares from brows to chin, MMOD's (the CNN's) sit higher by
-~0.1 box width and are 5-10% larger or smaller, face_recognition trims boxes to the image — and IoU mixes scale and offset so that one convention
-loses hits to another at a given threshold, worst for small faces, where a few pixels are a large
-share of the box. The centre/size rule accepts any of these conventions for a correctly found face
-and still rejects a box on the wrong face, on a face part, or at a wrong scale. The median width
-and centre offset of matched boxes relative to the GT box are reported per method, so a new
-detector's box convention is visible.
+detector — HOG's boxes are tight squares from brows to chin, MMOD's (the CNN's) sit higher by ~0.1
+box width and are 5-10% larger or smaller, face_recognition trims boxes to the image — and IoU mixes
+scale and offset so that one convention loses hits to another at a given threshold, worst for small
+faces, where a few pixels are a large share of the box. The centre/size rule accepts any of these
+conventions for a correctly found face and still rejects a box on the wrong face, on a face part, or
+at a wrong scale. The median width and centre offset of matched boxes relative to the GT box are
+reported per method, so a new detector's box convention is visible.
 
 Recall is per GT face size (the GT box width) bucket; ``>=40`` is the recall over faces of 40 px
 and up. False positives are per photo. Times are medians and 90th percentiles in ms per photo; the
