@@ -27,10 +27,11 @@ Methods:
   prints them.
 - ``face_recognition hog``: ``face_recognition.load_image_file(bytes) + face_locations(img)`` (its
   defaults: HOG, upsample 1), timed from the same bytes (decode included, so both sides pay it).
-- ``face_recognition cnn``: the same with ``model="cnn"``. dlib's CNN without a GPU takes minutes on
-  a 12 MP photo at upsample 1, so on composed photos it runs on the first ``--peer-cnn-photos``
-  only (its row says how many); its ratio column compares against faceprint's median on the same
-  photos.
+- ``face_recognition cnn``: the same with ``model="cnn"``, on ``dlib`` and ``bald_guys`` (85 s and
+  10.6 GB for bald_guys.jpg). At upsample 1 a 12 MP photo needs more than 24 GB (OOM-killed on this
+  23 GB machine), so on ``composed`` it runs as ``face_recognition cnn upsample 0`` (faces from
+  ~80 px; ~1.5-2 min a photo) on the first ``--peer-cnn-photos`` only; its ratio column compares
+  against each method's median on the same photos. ``--no-peer-cnn`` leaves it out.
 
 Matching rule (the same for every method and data set): a detection *hits* a ground-truth face when
 its centre lies within 0.35 x the GT box width of the GT centre **and** its width is 0.5-2 x the GT
@@ -46,8 +47,10 @@ at a wrong scale. The median width and centre offset of matched boxes relative t
 reported per method, so a new detector's box convention is visible.
 
 Recall is per GT face size (the GT box width) bucket; ``>=40`` is the recall over faces of 40 px
-and up. False positives are per photo. Times are medians and 90th percentiles in ms per photo; the
-ratio column is face_recognition HOG's median / the method's median (above 1: faceprint faster).
+and up. False positives are per photo; on ``composed`` an unmatched detection whose centre lies in a
+pasted LFW square is counted apart ("extra in LFW tiles": LFW photos can show people behind their
+subject), not as a false positive. Times are medians and 90th percentiles in ms per photo; the
+ratio columns are face_recognition's median / the method's median (above 1: faceprint faster).
 
 End to end (``composed``, first ``--e2e-photos``): ``Engine(detector=name).embed(jpeg)`` (decode,
 detect, landmarks and a template for every face) vs face_recognition's default pipeline
