@@ -14,7 +14,9 @@ Phone-sized mode, ``--phone N``: instead, a flat folder of N composed 4032x3024 
 faces of 40-800 px each, ``tests/compose.py``, seeds ``--seed`` .. ``--seed + N - 1``; built once
 under ``artifacts/library-bench/phone-*``) indexed by ``faceprint index`` with its default detector
 (and each of ``--phone-detectors``) and by the face_recognition CLI; photos/s, the ratio (issue 13's
-target: >= 5x) and faces found against the faces composed. No kill test in this mode.
+target: >= 5x) and faces found against the faces composed. No kill test in this mode. Note: the
+face_recognition CLI shrinks every image larger than 1600 px to 1600 px before detecting (its own
+speed-up), so on phone photos it finds fewer small faces than ``face_locations`` on the full photo.
 
     python bench/bench_library.py --phone 240 [--phone-detectors default,hog]
 """
