@@ -9,12 +9,23 @@ face with the known people, a negligible cost). Then ``faceprint index`` is kill
 half-way and run again: the photos and faces must equal those of the uninterrupted run.
 
     python bench/bench_library.py [--photos 2000] [--composed 400]
+
+Phone-sized mode, ``--phone N``: instead, a flat folder of N composed 4032x3024 JPEGs (1-10 LFW
+faces of 40-800 px each, ``tests/compose.py``, seeds ``--seed`` .. ``--seed + N - 1``; built once
+under ``artifacts/library-bench/phone-*``) indexed by ``faceprint index`` with its default detector
+(and each of ``--phone-detectors``) and by the face_recognition CLI; photos/s, the ratio (issue 13's
+target: >= 5x) and faces found against the faces composed. No kill test in this mode. Note: the
+face_recognition CLI shrinks every image larger than 1600 px to 1600 px before detecting (its own
+speed-up), so on phone photos it finds fewer small faces than ``face_locations`` on the full photo.
+
+    python bench/bench_library.py --phone 240 [--phone-detectors default,hog]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -31,6 +42,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 LFW = ROOT.parent / "shared" / "data" / "lfw"
+sys.path.insert(0, str(ROOT))  # tests.compose
 
 
 def build(folder: Path, lfw: Path, photos: int, composed: int, seed: int) -> int:
@@ -66,11 +78,73 @@ def build(folder: Path, lfw: Path, photos: int, composed: int, seed: int) -> int
     return photos
 
 
-def faceprint_index(store: Path, folder: Path, detector: str, workers: int) -> tuple[float, dict[str, int]]:
+def build_phone(folder: Path, lfw: Path, photos: int, seed: int) -> int:
+    """``photos`` composed 4032x3024 JPEGs in ``folder``; returns how many faces they hold."""
+    from tests.compose import compose_photo, lfw_files
+
+    marker = folder / ".complete"
+    if marker.exists():
+        return int(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = lfw_files(lfw)
+    faces = 0
+    for k in range(seed, seed + photos):
+        photo = compose_photo(lfw, k, files=files)
+        (folder / f"phone_{k:05d}.jpg").write_bytes(photo.jpeg)
+        faces += len(photo.boxes)
+    marker.write_text(str(faces))
+    return faces
+
+
+def phone_mode(args: argparse.Namespace, cores: int) -> None:
+    import faceprint
+
+    source = (ROOT / "tests" / "compose.py").read_bytes()
+    tag = f"phone-{hashlib.sha256(source).hexdigest()[:12]}-{args.seed}-{args.phone}"
+    folder = args.out / tag
+    faces = build_phone(folder, args.lfw, args.phone, args.seed)
+    known = args.out / "known"
+    known.mkdir(parents=True, exist_ok=True)
+    for person in ("Colin_Powell", "Tony_Blair"):
+        src = sorted((args.lfw / person).glob("*.jpg"))[0]
+        shutil.copyfile(src, known / f"{person}.jpg")
+    load = os.getloadavg()[0]
+    print(
+        f"{args.phone} composed 4032x3024 photos ({faces:,} faces of 40-800 px), {cores} cores, "
+        f"load average {load:.2f} at start"
+    )
+    print()
+    print("| tool | detector | processes | time | photos/s | faces found | ratio to face_recognition |")
+    print("|---|---|---|---|---|---|---|")
+    rows: list[tuple[str, str, float, float, int]] = []
+    for name in args.phone_detectors.split(","):
+        detector = None if name == "default" else name
+        label = f"{faceprint.Settings().detector} (default)" if detector is None else detector
+        store = args.out / f"phone-index-{name}.db"
+        seconds, report = faceprint_index(store, folder, detector, cores)
+        rows.append(("faceprint index", label, seconds, report["indexed"] / seconds, report["faces"]))
+    seconds, lines = face_recognition_cli(folder, known, cores)
+    theirs = args.phone / seconds
+    for tool, label, secs, rate, found in rows:
+        print(
+            f"| {tool} | {label} | {cores} | {secs:.1f} s | {rate:.2f} | {found:,} | {rate / theirs:.2f}x |"
+        )
+    print(
+        f"| face_recognition CLI | hog | {cores} | {seconds:.1f} s | {theirs:.2f} | {lines:,} (output lines) | 1.00x |"
+    )
+    print(
+        f"\nload average {os.getloadavg()[0]:.2f} at the end; target (issue 13): >= 5x with the default detector"
+    )
+
+
+def faceprint_index(
+    store: Path, folder: Path, detector: str | None, workers: int
+) -> tuple[float, dict[str, int]]:
     for path in store.parent.glob(store.name + "*"):
         path.unlink()
     cmd = [sys.executable, "-m", "faceprint", "--store", str(store), "index", str(folder)]
-    cmd += ["--detector", detector, "--workers", str(workers), "--json"]
+    cmd += [*(["--detector", detector] if detector else []), "--workers", str(workers), "--json"]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
@@ -147,8 +221,17 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=LFW)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "library-bench")
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument(
+        "--phone", type=int, default=0, help="N composed 4032x3024 photos instead (see above)"
+    )
+    parser.add_argument(
+        "--phone-detectors", default="default", help="with --phone: 'default' and/or detector names"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    if args.phone:
+        phone_mode(args, cores)
+        return
     folder = args.out / "photos"
     total = build(folder, args.lfw, args.photos, args.composed, args.seed)
     known = args.out / "known"

@@ -13,7 +13,12 @@
 #                                   face_recognition's DBSCAN; ARGS go to bench/cluster_lfw.py
 #                                   (--incremental: 90% then +10% vs all at once).
 #   bash bench/run.sh library [ARGS] 'faceprint index' vs the face_recognition CLI on >= 2,000 photos,
-#                                   then kill -9 half-way and resume. ARGS: bench/bench_library.py.
+#                                   then kill -9 half-way and resume. ARGS: bench/bench_library.py
+#                                   (--phone N: N composed 4032x3024 photos instead, no kill test).
+#   bash bench/run.sh detect [ARGS] detection recall by face size, false positives and ms per photo
+#                                   on dlib's example set and composed 4032x3024 photos, faceprint's
+#                                   detectors vs face_recognition's; end to end vs face_recognition.
+#                                   ARGS go to bench/bench_detect.py (--detectors hog,cnn --photos N).
 #   bash bench/run.sh replicas [ARGS] 1, 2 and 4 service replicas on one PostgreSQL database
 #                                   (100,000 subjects), and enrolment into PostgreSQL vs SQLite.
 #                                   ARGS go to bench/bench_replicas.py.
@@ -43,6 +48,10 @@ if [ "${1:-}" = cluster ]; then
 fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"
+if [ "${1:-}" = detect ]; then
+  shift
+  exec python bench/bench_detect.py "$@"
+fi
 if [ "${1:-}" = library ]; then
   shift
   exec nice python bench/bench_library.py "$@"

@@ -26,6 +26,8 @@ __all__ = ["LFW_FACE_BOX", "ComposedPhoto", "compose_photo", "lfw_files"]
 #: right, bottom, right/bottom exclusive). The face is about 109 px wide.
 LFW_FACE_BOX = (67.0, 80.0, 176.0, 188.0)
 _LFW_SIDE = 250
+#: Strips of a 250x250 LFW image that miss its face box: top, bottom, left and right of it.
+_STRIPS = ((0, 0, 250, 70), (0, 195, 250, 250), (0, 0, 60, 250), (185, 0, 250, 250))
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class ComposedPhoto:
     boxes: tuple[tuple[float, float, float, float], ...]
     people: tuple[str, ...]
     sources: tuple[str, ...]
+    #: The pasted LFW squares, one per face (left, top, right, bottom). An LFW photo may show other
+    #: people behind its subject: a detection inside a tile that is not the tile's face may be real.
+    tiles: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def sizes(self) -> tuple[float, ...]:
@@ -53,15 +58,16 @@ def lfw_files(lfw: Path) -> list[Path]:
 
 
 def _background(rng: np.random.Generator, width: int, height: int, files: list[Path]) -> Image.Image:
-    """One of four kinds: the blurred, enlarged edge strip of an LFW photo (a real scene's colours,
-    no face in it), a gradient with sensor noise, coloured shapes (sharp edges, texture a detector
-    can mistake), or stripes."""
+    """One of four kinds: a blurred, enlarged LFW photo (faces blurred away), a gradient with sensor
+    noise, coloured shapes (sharp edges, texture a detector can mistake), or stripes and checks."""
     kind = int(rng.integers(4))
     if kind == 0:
+        # Only a strip outside the face box (hair, clothes, scenery): the whole photo, blurred and
+        # enlarged, kept a face-shaped blob that every detector found (a face of ~1400 px).
         src = Image.open(files[int(rng.integers(len(files)))]).convert("RGB")
-        strip = src.crop((0, 0, 24, 250)).transpose(Image.Transpose.ROTATE_90)  # the left edge: no face
-        small = strip.resize((48, 36), Image.Resampling.BILINEAR)
-        return small.resize((width, height), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(20))
+        strip = _STRIPS[int(rng.integers(len(_STRIPS)))]
+        small = src.crop(strip).resize((48, 36), Image.Resampling.BILINEAR)
+        return small.resize((width, height), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(40))
     w, h = width // 8, height // 8  # drawn small, then enlarged: cheap and still has edges
     if kind == 1:
         c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
@@ -138,4 +144,6 @@ def compose_photo(
         sources.append(f"{person}/{path.name}")
     buf = io.BytesIO()
     canvas.save(buf, format="JPEG", quality=quality)
-    return ComposedPhoto(buf.getvalue(), width, height, tuple(boxes), tuple(people), tuple(sources))
+    return ComposedPhoto(
+        buf.getvalue(), width, height, tuple(boxes), tuple(people), tuple(sources), tuple(placed)
+    )
