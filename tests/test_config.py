@@ -16,7 +16,7 @@ def test_detector_defaults_come_from_the_manifests() -> None:
     import faceprint
 
     fast, exact = faceprint.Engine(Settings()), faceprint.Engine(Settings(detector="cnn"))
-    assert (fast.working_side, fast.upsample) == (1024, 0)
+    assert (fast.working_side, fast.upsample) == (1280, 0)
     assert (exact.working_side, exact.upsample) == (2000, 1)
     tuned = faceprint.Engine(
         Settings.from_env({"FACEPRINT_DETECT_MAX_SIDE": "2048", "FACEPRINT_UPSAMPLE": "1"})

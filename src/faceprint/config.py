@@ -41,7 +41,7 @@ class Settings:
     #: Largest accepted image, in pixels (width x height); checked from the header before decoding.
     max_pixels: int = 40_000_000
     #: Detection runs on the photo reduced so that its longer side is at most this many pixels
-    #: (0 = never reduced; empty: the detector's own working size, ``blazeface`` 1024, ``cnn`` and
+    #: (0 = never reduced; empty: the detector's own working size, ``blazeface`` 1280, ``cnn`` and
     #: ``hog`` 2000). Larger finds smaller faces in big photos, at a cost growing with its square.
     detect_max_side: int | None = None
     #: Re-run the 5-point predictor from the box it expects for the landmarks it found first (the

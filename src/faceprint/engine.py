@@ -33,8 +33,9 @@ FaceInput: TypeAlias = ImageSource | Photo | Face | Template
 #: embedder's 150 px chip holds a face about 100 px wide, so nothing it could use is lost.
 _CHIP_FACE = 100
 #: The working image may be this much smaller than the working side when that saves a resize
-#: (a 4032 px JPEG decoded at a quarter, 1008 px, is used as it is for a side of 1024).
-_WORKING_SLACK = 0.75
+#: (a JPEG decoded at a DCT scale whose longer side is within 10% of the working side is used as
+#: it is; otherwise the next larger scale is decoded and resized).
+_WORKING_SLACK = 0.9
 #: Refinement: a box whose corners move less than this share of its side has settled; at most this
 #: many extra predictor runs.
 _SETTLED = 0.04

@@ -12,9 +12,10 @@ import hashlib
 import io
 import os
 import struct
+import threading
 import warnings
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeAlias
 
@@ -213,6 +214,7 @@ class Photo:
         """``name`` replaces :func:`describe`'s in messages (the file a photo's bytes came from)."""
         self.name = name or describe(source)
         self._levels: dict[int, RGBImage] = {}
+        self._pending: dict[int, Future[RGBImage]] = {}
         self._data: bytes | None = None
         self._limits = (max_bytes, max_pixels)
         if isinstance(source, np.ndarray):
@@ -244,7 +246,10 @@ class Photo:
     def at(self, reduce: int) -> RGBImage:
         """The pixels at 1/``reduce`` of the full size (sides rounded up), decoded once."""
         if reduce not in self._levels:
-            if self._data is not None and (self.format in ("JPEG", "MPO") or reduce == 1):
+            pending = self._pending.pop(reduce, None)
+            if pending is not None:
+                self._levels[reduce] = pending.result()  # a decode started ahead (errors surface here)
+            elif self._data is not None and (self.format in ("JPEG", "MPO") or reduce == 1):
                 self._levels[reduce] = self._decode_level(reduce)
             else:
                 full = Image.fromarray(self.at(1))
@@ -258,15 +263,28 @@ class Photo:
     def prefetch(self, reductions: Iterable[int]) -> None:
         """Decode these reductions now, side by side in threads (the decoders release the GIL), so
         that a full decode overlaps the smaller ones instead of following them."""
-        missing = sorted(set(reductions) - set(self._levels))
-        if len(missing) < 2 or self._data is None:
+        missing = sorted(set(reductions) - set(self._levels) - set(self._pending))
+        if self._data is not None and len(missing) + len(self._pending) > 1:
             for r in missing:
-                self.at(r)
+                self.start(r)
+        for r in sorted(set(reductions)):
+            self.at(r)
+
+    def start(self, reduce: int) -> None:
+        """Begin decoding this reduction in a background thread; :meth:`at` waits for it. Used to
+        overlap a decode the faces will probably need with detection on a smaller one."""
+        if self._data is None or reduce in self._levels or reduce in self._pending:
             return
-        with ThreadPoolExecutor(len(missing)) as pool:
-            decoded = list(pool.map(self._decode_level, missing))
-        for r, pixels in zip(missing, decoded, strict=True):
-            self._levels.setdefault(r, pixels)
+        thread: Future[RGBImage] = Future()
+
+        def run() -> None:
+            try:
+                thread.set_result(self._decode_level(reduce))
+            except BaseException as exc:  # handed to the caller of at()
+                thread.set_exception(exc)
+
+        self._pending[reduce] = thread
+        threading.Thread(target=run, name="faceprint-decode", daemon=True).start()
 
     def _decode_level(self, reduce: int) -> RGBImage:
         assert self._data is not None

@@ -20,13 +20,57 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from ..errors import ModelError
 from ..imageio import RGBImage
 from .base import Detection
 from .manifest import Manifest
 from .onnx_graph import cache_dir, cached_file, file_sha256, open_session
+from .quantize import quantize_int8
 from .tflite_graph import build_onnx_from_tflite
 
-__all__ = ["BlazeFaceDetector", "weighted_nms"]
+__all__ = ["BlazeFaceDetector", "calibration_feeds", "weighted_nms"]
+
+#: Bump when :func:`calibration_feeds` changes: the int8 graph is cached under this version.
+_CALIBRATION_VERSION = "c1"
+
+
+def calibration_feeds(multiple: int) -> list[dict[str, NDArray[np.float32]]]:
+    """Inputs that set the int8 graph's activation ranges: the public-domain photos scikit-image and
+    matplotlib ship (the astronaut, Grace Hopper, a cat, a coffee cup), whole and with their faces
+    shrunk onto flat and noisy canvases at the sizes the pyramid sees (16-100 px). Deterministic."""
+    try:
+        import skimage.data
+        from matplotlib import cbook
+    except ImportError as exc:  # pragma: no cover - both are dependencies
+        raise ModelError(f"calibrating the int8 detector needs scikit-image and matplotlib ({exc})") from None
+    hopper = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
+    photos = [
+        Image.fromarray(np.asarray(a)).convert("RGB")
+        for a in (skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee())  # type: ignore[no-untyped-call]
+    ]
+    photos.append(hopper)
+    rng = np.random.default_rng(0)
+    images: list[RGBImage] = [np.asarray(p) for p in photos]
+    for side in (48, 96, 160, 256):  # a photo of width ``side`` has a face of about side/3
+        canvas = rng.normal(128, 40, (384, 512, 3)).clip(0, 255).astype(np.uint8)
+        flat = np.full((384, 512, 3), int(rng.integers(60, 200)), dtype=np.uint8)
+        for target in (canvas, flat):
+            im = Image.fromarray(target)
+            for i, photo in enumerate((photos[0], hopper)):
+                small = photo.resize(
+                    (side, round(side * photo.height / photo.width)), Image.Resampling.LANCZOS
+                )
+                im.paste(small, (20 + i * 256, 20))
+            images.append(np.asarray(im))
+    feeds = []
+    for image in images:
+        h, w = image.shape[:2]
+        tensor = np.full(
+            (1, 3, -(-h // multiple) * multiple, -(-w // multiple) * multiple), 127.5, dtype=np.float32
+        )
+        tensor[0, :, :h, :w] = image.transpose(2, 0, 1)
+        feeds.append({"input": tensor})
+    return feeds
 
 
 def _resize(image: RGBImage, width: int, height: int) -> RGBImage:
@@ -86,17 +130,27 @@ class BlazeFaceDetector:
         self._stride = int(d["anchor_stride"])
         self._step = float(d["level_step"])
         self._nms_iou = float(d["nms_iou"])
+        self.precision = str(d.get("precision", "float32"))
         path = manifest.verified_path()
+        directory, stem = cache_dir(cache), f"{path.stem}-{file_sha256(path)[:16]}"
         sessions: list[Any] = []
-
-        def build() -> bytes:
-            return build_onnx_from_tflite(path, scale=self._scale, offset=self._offset)
 
         def valid(p: Path) -> bool:
             sessions.append(open_session(p, threads))
             return True
 
-        target = cached_file(cache_dir(cache), f"{path.stem}-{file_sha256(path)[:16]}.onnx", build, valid)
+        def build_float() -> bytes:
+            return build_onnx_from_tflite(path, scale=self._scale, offset=self._offset)
+
+        float_graph = cached_file(directory, f"{stem}.onnx", build_float, lambda p: p.stat().st_size > 0)
+        if self.precision == "int8":
+
+            def build_int8() -> bytes:
+                return quantize_int8(float_graph.read_bytes(), calibration_feeds(self._multiple))
+
+            target = cached_file(directory, f"{stem}-int8-{_CALIBRATION_VERSION}.onnx", build_int8, valid)
+        else:
+            target = float_graph
         self._session: Any = sessions[-1] if sessions else open_session(target, threads)
 
     def levels(self, height: int, width: int) -> list[float]:
