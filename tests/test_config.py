@@ -9,7 +9,7 @@ from faceprint.errors import InvalidInput
 def test_defaults() -> None:
     s = Settings.from_env({})
     assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("blazeface", None, False, "onnx", 0)
-    assert (s.detect_max_side, s.refine_landmarks) == (None, True)  # None: the detector's own default
+    assert (s.detect_max_side, s.refine_landmarks) == (None, False)  # None: the detector's own default
 
 
 def test_detector_defaults_come_from_the_manifests() -> None:

@@ -280,3 +280,15 @@ def test_small_faces_in_a_12_mp_photo_are_found(engine: faceprint.Engine) -> Non
     faces = engine.detect(photo.jpeg)
     found = [any(f.box.iou(Box(*truth)) > 0.4 for f in faces) for truth in photo.boxes]
     assert sum(found) >= 5 and len(faces) <= 7
+
+
+def test_refinement_moves_boxes_to_the_predictors_mean_shape_and_is_reproducible(
+    samples: dict[str, RGBImage],
+) -> None:
+    refined = faceprint.Engine(faceprint.Settings(refine_landmarks=True))
+    for name in ("astronaut", "hopper"):
+        (face,) = refined.embed(samples[name])
+        (again,) = refined.embed(samples[name], boxes=[face.box])  # a settled box gives the same points
+        np.testing.assert_array_equal(face.landmarks, again.landmarks)
+        assert face.template is not None and again.template is not None
+        np.testing.assert_allclose(face.template.vector, again.template.vector, atol=1e-6)

@@ -44,10 +44,10 @@ class Settings:
     #: (0 = never reduced; empty: the detector's own working size, ``blazeface`` 1280, ``cnn`` and
     #: ``hog`` 2000). Larger finds smaller faces in big photos, at a cost growing with its square.
     detect_max_side: int | None = None
-    #: Re-run the 5-point predictor from the box it expects for the landmarks it found first (the
-    #: box fitted to its own mean shape), whatever detector gave the first box. Off reproduces
-    #: dlib's pipeline exactly for ``cnn`` and ``hog``.
-    refine_landmarks: bool = True
+    #: Re-run the 5-point predictor from the box fitted to its own mean shape until that box
+    #: settles (any detector). Off by default: measured on LFW it costs 0.2-0.3 points of accuracy
+    #: against dlib's own boxes (docs/models.md); kept for boxes that are far from dlib's kind.
+    refine_landmarks: bool = False
     #: Average each face's embedding with that of its mirror image: +0.17% LFW accuracy for twice
     #: the embedding time. Templates then carry the model id ``dlib-resnet-v1+mirror``, with their
     #: own calibration table, and are never compared with plain ones.
