@@ -12,6 +12,7 @@ from PIL import Image
 
 from .align import face_chip
 from .calibrate import Calibration, load_calibration
+from .choice import main_face, rivals
 from .config import Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
@@ -234,17 +235,16 @@ class Engine:
         return out
 
     def template(self, source: FaceInput) -> Template:
-        """The template of a face, a template itself, or of the largest face in an image."""
+        """The template of a face, a template itself, or of the main face in an image (:meth:`embed_main`)."""
         if isinstance(source, Template):
             return source
         if isinstance(source, Face):
             if source.template is None:
                 raise InvalidInput("this face has no template; get it from Engine.embed")
             return source.template
-        faces = self.embed(source, largest_only=True)
-        if not faces or faces[0].template is None:
-            raise NoFace(f"{describe(source)}: no face found")
-        return faces[0].template
+        template = self.embed_main(source)[0].template
+        assert template is not None
+        return template
 
     # -- verification --------------------------------------------------------------------------
 
@@ -261,3 +261,21 @@ class Engine:
 
     def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:
         return [self.verify(a, b, fmr=fmr) for a, b in pairs]
+
+    # -- face choice ---------------------------------------------------------------------------
+
+    def embed_main(self, image: ImageSource) -> tuple[Face, tuple[Face, ...]]:
+        """The main face of ``image`` with its template, and the faces that rival it (no templates).
+
+        The main face is the largest, or among faces of about the same size the one nearest the
+        centre (:func:`faceprint.choice.main_face`); a rival is at least half as large and as
+        clearly detected (:func:`faceprint.choice.rivals`). Raises :class:`NoFace` when there is none.
+        """
+        rgb = self.load_image(image)
+        faces = self.detect(rgb)
+        if not faces:
+            raise NoFace(f"{describe(image)}: no face found")
+        boxes = [f.box for f in faces]
+        chosen = main_face(boxes, int(rgb.shape[1]), int(rgb.shape[0]))
+        others = tuple(faces[i] for i in rivals(boxes, [f.score for f in faces], chosen))
+        return self._embed_faces(rgb, [faces[chosen]])[0], others
