@@ -69,8 +69,12 @@ def test_enroll_search_erase_round_trip(
     code, out, _ = run(*gallery, "erase", "eileen", "--reason", "request")
     assert code == 0 and "erased with 1 template(s)" in out
     code, out, _ = run(*gallery, "search", str(images["astronaut_copy"]), "--purpose", "access")
-    assert code == 1 and out.strip().endswith(": fpir 0.01 over 1 subject)") and ": no match (threshold" in out
-    code, out, _ = run(*gallery, "search", str(images["astronaut_copy"]), "--purpose", "access", "--fmr", "1e-3")
+    assert (
+        code == 1 and out.strip().endswith(": fpir 0.01 over 1 subject)") and ": no match (threshold" in out
+    )
+    code, out, _ = run(
+        *gallery, "search", str(images["astronaut_copy"]), "--purpose", "access", "--fmr", "1e-3"
+    )
     assert code == 1 and out.strip().endswith(": fmr 0.001 per comparison)")
 
     code, out, _ = run(*gallery, "audit", "--json", "--subject", "eileen")
