@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import sys
@@ -152,26 +151,28 @@ def main() -> int:
     )
     files = protocol.files
     root = args.lfw if args.photos == "lfw" else composed_folder(args.lfw, files, args.cache / "composed")
-    key = hashlib.sha256("\n".join(files).encode()).hexdigest()[:10]
     reports = []
     for name in args.pipelines.split(","):
-        cache = args.cache / f"faces-{args.photos}-{name}-up{args.upsample}-{key}.npz"
-        if cache.is_file():
-            table = FaceTable.load(cache)
-        else:
+        # one table per pipeline, grown by the photos a run needs and it lacks (subsets cost nothing)
+        cache = args.cache / f"faces-{args.photos}-{name}-up{args.upsample}.npz"
+        table = FaceTable.load(cache) if cache.is_file() else None
+        missing = [f for f in files if table is None or f not in set(table.files)]
+        if missing:
             started = time.perf_counter()
             if name == "face_recognition":
-                table = face_recognition_table(root, files, args.workers)
+                found = face_recognition_table(root, missing, args.workers)
             elif name.startswith("faceprint-"):
                 settings = dataclasses.replace(
                     Settings.from_env(), detector=name.removeprefix("faceprint-"), upsample=args.upsample
                 )
-                table = find_faces(root, files, settings=settings, workers=args.workers)
+                found = find_faces(root, missing, settings=settings, workers=args.workers)
             else:
                 raise SystemExit(f"unknown pipeline {name!r}")
-            print(f"{name}: {len(files)} photos in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(f"{name}: {len(missing)} photos in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            table = found if table is None else table + found
             args.cache.mkdir(parents=True, exist_ok=True)
             table.save(cache)
+        assert table is not None
         theirs = name == "face_recognition"
         report = score_protocol(
             protocol,

@@ -103,7 +103,7 @@ def test_scores_distractors_leave_one_out_and_counts_missing_faces() -> None:
 
 def test_choose_prefers_the_central_face_among_faces_of_a_size() -> None:
     t = np.ones(4, dtype=np.float32)
-    edge, centre, small = Box(0, 0, 100, 100), Box(160, 120, 250, 210), Box(170, 130, 200, 160)
+    edge, centre, small = Box(0, 0, 100, 100), Box(155, 105, 250, 200), Box(170, 130, 200, 160)
     table = FaceTable.from_faces(
         ["a.jpg", "b.jpg"],
         [((400, 300), [(edge, 1.0, t), (centre, 1.0, t)]), ((400, 300), [(edge, 1.0, t), (small, 1.0, t)])],
@@ -111,7 +111,7 @@ def test_choose_prefers_the_central_face_among_faces_of_a_size() -> None:
         dim=4,
     )
     chosen, rivalled = table.choose()
-    assert list(chosen) == [1, 2]  # a: the central face (81% the size); b: the largest (9%)
+    assert list(chosen) == [1, 2]  # a: the central face (90% the size); b: the largest (9%)
     assert rivalled == 1
     assert list(table.choose(first=True)[0]) == [0, 2]
 

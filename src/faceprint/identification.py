@@ -41,7 +41,7 @@ from .config import Settings
 from .engine import Engine
 from .errors import FaceprintError, InvalidInput
 from .faces import Box
-from .store.openset import DEFAULT_FPIR, decision_rule
+from .store.openset import DEFAULT_FPIR, cohort_stats, decision_rule
 
 __all__ = [
     "FaceTable",
@@ -189,6 +189,39 @@ class FaceTable:
             pipeline=pipeline,
         )
 
+    def subset(self, files: Sequence[str]) -> FaceTable:
+        """The faces of ``files`` only (each must be in the table), in that order."""
+        row = {f: i for i, f in enumerate(self.files)}
+        missing = [f for f in files if f not in row]
+        if missing:
+            raise InvalidInput(f"the face table lacks {len(missing)} photo(s), e.g. {missing[0]}")
+        picks = [row[f] for f in files]
+        faces = [np.flatnonzero(self.image == i) for i in picks]
+        rows = np.concatenate(faces) if faces else np.zeros(0, dtype=np.int64)
+        return dataclasses.replace(
+            self,
+            files=tuple(files),
+            sizes=self.sizes[picks].reshape(-1, 2),
+            image=np.repeat(np.arange(len(picks)), [len(f) for f in faces]).astype(np.int64),
+            boxes=self.boxes[rows],
+            scores=self.scores[rows],
+            templates=self.templates[rows],
+        )
+
+    def __add__(self, other: FaceTable) -> FaceTable:
+        """Both tables' photos (``other``'s appended; photos in both are taken from ``self``)."""
+        extra = [f for f in other.files if f not in set(self.files)]
+        more = other.subset(extra)
+        return dataclasses.replace(
+            self,
+            files=self.files + more.files,
+            sizes=np.concatenate([self.sizes, more.sizes]),
+            image=np.concatenate([self.image, more.image + len(self.files)]),
+            boxes=np.concatenate([self.boxes, more.boxes]),
+            scores=np.concatenate([self.scores, more.scores]),
+            templates=np.concatenate([self.templates, more.templates]),
+        )
+
     def choose(self, *, tie: float | None = None, first: bool = False) -> tuple[NDArray[np.int64], int]:
         """Per photo: the row of its main face (-1: no face), and how many photos have rival faces.
 
@@ -316,11 +349,12 @@ class IdentificationReport:
     mated: int  # probes of enrolled subjects
     non_mated: int  # stranger probes (held-out people, and distractors searched leave-one-out)
     rank1: float  # closed set (no threshold); a probe without a face is a miss
-    fnir_at_fpir: dict[str, float]  # "0.01" -> FNIR
+    fnir_at_fpir: dict[str, float]  # "0.01" -> FNIR, of the default rule's family (cohort-normalised)
     points: tuple[OperatingPoint, ...]  # the default first
     refused: int  # gallery photos enrolment refuses by default (rival faces)
     no_face: int  # photos (gallery or probe) where no face was found
     model: str
+    fnir_at_fpir_raw: dict[str, float] = field(default_factory=dict)  # thresholding the raw similarity
     seconds: float = 0.0
     det: tuple[NDArray[np.float64], NDArray[np.float64]] = field(
         default=(np.zeros(0), np.zeros(0)), repr=False
@@ -338,6 +372,7 @@ class IdentificationReport:
             "non_mated": self.non_mated,
             "rank1": round(self.rank1, 6),
             "fnir_at_fpir": {k: round(v, 6) for k, v in self.fnir_at_fpir.items()},
+            "fnir_at_fpir_raw": {k: round(v, 6) for k, v in self.fnir_at_fpir_raw.items()},
             "points": [p.to_json() for p in self.points],
             "refused": self.refused,
             "no_face": self.no_face,
@@ -417,18 +452,43 @@ def score_protocol(
     best_strangers = s_strangers.max(axis=1) if len(s_strangers) else np.zeros(0)
     n_enrolled = int(enrolled.sum())
 
+    cohort = calibration.cohort if calibration is not None else None
+    if cohort is not None and n_enrolled < cohort.min_size:
+        cohort = None
+    k = cohort.k if cohort is not None else 1
+    z_mated, z_strangers = _top_z(s_mated, k), _top_z(s_strangers, k)
+
+    def point(name: str, threshold: float, z: float | None = None) -> OperatingPoint:
+        named_m = top_ok & (best_mated >= threshold) & (z_mated >= (z if z is not None else -np.inf))
+        named_s = (best_strangers >= threshold) & (z_strangers >= (z if z is not None else -np.inf))
+        fpir_ = float(np.mean(named_s)) if len(named_s) else 0.0
+        return OperatingPoint(name, threshold, fpir_, float(np.mean(~named_m)) if len(named_m) else 0.0)
+
     points: list[OperatingPoint] = []
     if calibration is not None:
         default = decision_rule(calibration, n_enrolled, fpir=fpir)
-        points.append(_point(default.rule, default.threshold, best_mated, top_ok, best_strangers))
+        points.append(point(default.rule, default.threshold, default.z))
         if fmr is not None:
             per = decision_rule(calibration, n_enrolled, fmr=fmr)
-            points.append(_point(per.rule, per.threshold, best_mated, top_ok, best_strangers))
+            points.append(point(per.rule, per.threshold))
     fr = 1 - FACE_RECOGNITION_TOLERANCE**2 / 2  # |a - b| <= 0.6  <=>  a.b >= 0.82 for unit vectors
-    points.append(
-        _point("face_recognition: nearest within distance 0.6", fr, best_mated, top_ok, best_strangers)
-    )
-    fnir_at = {f"{t:g}": _fnir_at_fpir(best_mated, top_ok, best_strangers, t) for t in FPIR_TARGETS}
+    points.append(point("face_recognition: nearest within distance 0.6", fr))
+    raw = {f"{t:g}": _fnir_at_fpir(best_mated, top_ok, best_strangers, t) for t in FPIR_TARGETS}
+    det = _det(best_mated, top_ok, best_strangers)
+    fnir_at = raw
+    if cohort is not None and calibration is not None:
+        cal, normalised = calibration, cohort
+
+        def family(target: float) -> float:
+            """FNIR at FPIR ``target`` of the cohort rule: raw floor for ``target``, z set empirically."""
+            floor = cal.threshold(max(normalised.raw_factor * target / n_enrolled, cal.min_fmr))
+            d_m = np.where(best_mated >= floor, z_mated, -np.inf)
+            d_s = np.where(best_strangers >= floor, z_strangers, -np.inf)
+            return _fnir_at_fpir(d_m, top_ok, d_s, target)
+
+        fnir_at = {f"{t:g}": family(t) for t in FPIR_TARGETS}
+        grid = np.logspace(np.log10(max(1.0 / max(len(best_strangers), 1), 1e-4)), 0, 40)[:-1]
+        det = (grid, np.array([family(float(t)) for t in grid]))
     no_face = int(sum(chosen[row[f]] < 0 for f in protocol.files))
     return IdentificationReport(
         pipeline=name or table.pipeline,
@@ -437,12 +497,27 @@ def score_protocol(
         non_mated=len(strangers),
         rank1=rank1,
         fnir_at_fpir=fnir_at,
+        fnir_at_fpir_raw=raw,
         points=tuple(points),
         refused=refused,
         no_face=no_face,
         model=table.model,
-        det=_det(best_mated, top_ok, best_strangers),
+        det=det,
     )
+
+
+def _top_z(scores: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Per probe: its best subject's z against the next ``k`` subjects (-inf without a face)."""
+    if len(scores) == 0:
+        return np.zeros(0)
+    best = -np.sort(-scores, axis=1)[:, : k + 1]
+    z = np.full(len(scores), -np.inf)
+    for i, row in enumerate(best):
+        row = row[np.isfinite(row)]
+        if len(row):
+            mean, std = cohort_stats(row, k)
+            z[i] = (row[0] - mean) / std
+    return z
 
 
 def _rivalled(table: FaceTable, photo: int, chosen: int) -> bool:
@@ -457,12 +532,6 @@ def _rates(
     fpir = float(np.mean(stranger >= t)) if len(stranger) else 0.0
     fnir = float(np.mean(~(ok & (best >= t)))) if len(best) else 0.0
     return fpir, fnir
-
-
-def _point(
-    name: str, t: float, best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64]
-) -> OperatingPoint:
-    return OperatingPoint(name, t, *_rates(best, ok, stranger, t))
 
 
 def _fnir_at_fpir(

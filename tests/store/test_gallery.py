@@ -13,6 +13,7 @@ from faceprint.faces import Template
 from faceprint.imageio import RGBImage
 from faceprint.store import Sample, Store
 from faceprint.store.gallery import default_store_path
+from faceprint.store.openset import decision_rule
 
 
 def test_enrol_then_search_finds_the_person_and_not_a_stranger(
@@ -304,6 +305,33 @@ def test_the_default_threshold_bounds_fpir_over_the_eligible_subjects(
     )
     with pytest.raises(InvalidInput, match="not both"):
         store.search(probe, purpose="p", fmr=1e-3, fpir=0.01)
+
+
+def test_large_galleries_use_the_cohort_normalised_rule(tmp_path: Path, engine: faceprint.Engine) -> None:
+    """300 subjects: past the cohort table's smallest gallery, a name also needs to stand out of the crowd."""
+    rng = np.random.default_rng(0)
+    model = engine.model_id
+    vectors = rng.normal(size=(301, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+        store.enroll_many(
+            [(f"s{i}", [Sample(Template(v, model), f"h{i}")]) for i, v in enumerate(vectors[:300])],
+            purpose="p",
+        )
+        near = vectors[7] + 0.05 * vectors[300]  # a mate of s7: similarity ~0.999, alone above the crowd
+        found = store.search(Template(near, model), purpose="p")
+        assert found.rule.startswith("fpir 0.01 over 300 subjects, cohort-normalised (z >= ")
+        decision = decision_rule(engine.calibration, 300)
+        assert decision.z is not None and found.threshold == decision.threshold
+        assert [m.subject for m in found.faces[0].matches] == ["s7"]
+        # two subjects equally close: each is only as far above the crowd as the other, still named
+        twin = vectors[7] + vectors[8]
+        both = store.search(Template(twin, model), purpose="p").faces[0].matches
+        assert {m.subject for m in both} <= {"s7", "s8"}
+        stranger = store.search(Template(vectors[300], model), purpose="p")
+        assert stranger.faces[0].matches == ()
+        # the per-comparison rule ignores the cohort
+        assert store.search(Template(near, model), purpose="p", fmr=1e-3).rule == "fmr 0.001 per comparison"
 
 
 def test_the_eligible_count_follows_consent_expiry(tmp_path: Path, engine: faceprint.Engine) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +32,7 @@ from . import compliance
 from .database import Connection, is_url, open_database
 from .index_cache import IndexCache, postgres_index_dir
 from .keys import ApiKeys
-from .openset import decision_rule
+from .openset import Decision, cohort_stats, decision_rule
 from .protection import Protector, key_file_path
 from .records import (
     AuditEntry,
@@ -538,7 +539,7 @@ class Store:
             found: list[list[tuple[str, float]]] = [[] for _ in faces]
             if index is not None:
                 queries = np.stack([f.template.vector for f in faces if f.template])
-                found = self._identify(queries, purpose, top_k, threshold, index)
+                found = self._identify(queries, purpose, top_k, decision, index)
             results = tuple(
                 FaceSearch(
                     box=face.box if face.box.width > 0 else None,
@@ -638,28 +639,34 @@ class Store:
         return faces
 
     def _identify(
-        self, queries: NDArray[np.float32], purpose: str, top_k: int, threshold: float, index: VectorIndex
+        self, queries: NDArray[np.float32], purpose: str, top_k: int, decision: Decision, index: VectorIndex
     ) -> list[list[tuple[str, float]]]:
-        """Per engine template: up to ``top_k`` (subject, best similarity) passing ``threshold``, best first.
+        """Per engine template: up to ``top_k`` (subject, best similarity) that ``decision`` names, best first.
 
-        ``index`` was synced first: it follows key rotations made by other processes.
+        ``index`` was synced first: it follows key rotations made by other processes. The
+        cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score.
         """
         queries = self._protector.protect(queries)
         total = len(index)
         if total == 0:
             return [[] for _ in queries]
         now = isoformat(self._clock())
+        k = decision.k if decision.z is not None else 0
+        floor = -math.inf if k else decision.threshold
         answers: list[list[tuple[str, float]]] = []
         for query in queries:
-            wanted = min(total, top_k * 4 + 32)
+            wanted = min(total, top_k * 4 + 32 + (k + 1 if k else 0))
             while True:
                 ids, sims = index.search(query[None, :], wanted)
                 hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
-                best = self._best_per_subject(hits, purpose, now, threshold)
-                exhausted = wanted >= total or not hits or hits[-1][1] < threshold
-                if len(best) >= top_k or exhausted:
+                best = self._best_per_subject(hits, purpose, now, floor)
+                exhausted = wanted >= total or not hits or hits[-1][1] < floor
+                if len(best) >= max(top_k, k + 1) or exhausted:
                     break
                 wanted = min(total, wanted * 4)
+            if k:
+                mean, std = cohort_stats([sim for _, sim in best], k)
+                best = [(name, sim) for name, sim in best if decision.passes(sim, (sim - mean) / std)]
             answers.append(best[:top_k])
         return answers
 
