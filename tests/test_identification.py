@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,23 @@ def test_people_folders_refuses_what_is_not_a_people_folder(tmp_path: Path) -> N
     (tmp_path / "solo" / "a.jpg").write_bytes(b"x")
     with pytest.raises(InvalidInput, match="two or more"):
         evaluate_identification(tmp_path)
+
+
+def test_evaluate_identify_command_prints_the_figures_and_writes_the_det_plot(
+    small_lfw: Path, tmp_path: Path
+) -> None:
+    from tests.test_cli import run
+
+    code, out, _ = run(
+        "evaluate", "identify", str(small_lfw), "--plot", str(tmp_path / "det.png"), "--workers", "1"
+    )
+    assert code == 0, out
+    assert "14 subjects enrolled, 12 mated probes, 12 stranger probes" in out
+    assert "closed-set rank-1" in out and "FNIR at FPIR: 0.1:" in out
+    assert "fpir 0.01 over 14 subjects" in out and "TPIR" in out
+    assert (tmp_path / "det.png").stat().st_size > 1000
+    code, out, _ = run("evaluate", "identify", str(small_lfw), "--json", "--held-out", "0", "--workers", "1")
+    report = json.loads(out)
+    assert (
+        code == 0 and report["gallery"] == 16 and report["points"][0]["name"] == "fpir 0.01 over 16 subjects"
+    )
