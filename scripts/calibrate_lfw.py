@@ -115,7 +115,9 @@ def main() -> int:
         print(
             f"{fmr:8.0e} {t:11.4f} {np.sqrt(max(0.0, 2 - 2 * t)):9.4f} {fnmr if fnmr is not None else 0:8.4f}"
         )
-    print(f"cohort rule (k {cohort.k}, raw floor at {cohort.raw_factor:g} x FPIR / N): z by FPIR x gallery size")
+    print(
+        f"cohort rule (k {cohort.k}, raw floor at {cohort.raw_factor:g} x FPIR / N): z by FPIR x gallery size"
+    )
     print(" " * 8 + "".join(f"{int(n):>8}" for n in cohort.sizes))
     for fpir, row in zip(cohort.fpirs, cohort.z, strict=True):
         print(f"{fpir:8g}" + "".join(f"{v:8.2f}" for v in row))
