@@ -124,6 +124,23 @@ def main() -> int:
             )
         )
         rows.append(("rank-1 subject equal to exact search (answered)", f"{agree}/{hits}"))
+        for label, options in (
+            ("default rule (fpir 0.01, cohort-normalised), top_k 1", {"top_k": 1}),
+            ("default rule (fpir 0.01, cohort-normalised), top_k 5", {}),
+            ("--fmr 1e-3 (no cohort), top_k 5", {"fmr": 1e-3}),
+        ):
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                found = store.search(Template(q, MODEL), purpose="bench", **options)
+                times.append(time.perf_counter() - t0)
+            lat = np.asarray(times) * 1000
+            rows.append(
+                (
+                    f"Store.search p50 / p99, {label}",
+                    f"{np.percentile(lat, 50):.2f} / {np.percentile(lat, 99):.2f} ms ({found.rule})",
+                )
+            )
         probes = [Template(q, MODEL) for q in queries]
         t0 = time.perf_counter()
         batched = store.search_many(probes, purpose="bench", top_k=1, fmr=0.5)

@@ -4,13 +4,16 @@
 
 Embeds every image under the LFW directory with faceprint's engine (the LFW face-selection policy
 of ``faceprint.evaluate``), then scores all pairs of images of different people (impostors, tens
-of millions) and of the same person (genuines), and writes ``calibration-<model>.json``.
+of millions) and of the same person (genuines), and writes ``calibration-<model>.json``. It also
+measures the cohort-normalised 1:N rule's table (``faceprint.store.openset.calibrate_cohort``:
+galleries of 200-2,400 of the LFW people searched by the photos of the others).
 Reproducible: the embedder is deterministic (no jitter) and the pairs are exhaustive.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -24,6 +27,7 @@ from faceprint.calibrate import Calibration
 from faceprint.config import Settings
 from faceprint.engine import Engine
 from faceprint.evaluate import embed_lfw_images
+from faceprint.store.openset import calibrate_cohort
 
 
 def all_pair_scores(
@@ -92,6 +96,14 @@ def main() -> int:
             f"pairs; detector {settings.detector}, upsample {settings.upsample}; scripts/calibrate_lfw.py"
         ),
     )
+    cohort = calibrate_cohort(
+        matrix,
+        labels,
+        table,
+        source="LFW deep-funneled: galleries of 200-2,400 people (one random photo each, 8 draws) searched "
+        "by every photo of the others; scripts/calibrate_lfw.py",
+    )
+    table = dataclasses.replace(table, cohort=cohort)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"calibration-{table.model}.json"
     out.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
@@ -103,6 +115,12 @@ def main() -> int:
         print(
             f"{fmr:8.0e} {t:11.4f} {np.sqrt(max(0.0, 2 - 2 * t)):9.4f} {fnmr if fnmr is not None else 0:8.4f}"
         )
+    print(
+        f"cohort rule (k {cohort.k}, raw floor at {cohort.raw_factor:g} x FPIR / N): z by FPIR x gallery size"
+    )
+    print(" " * 8 + "".join(f"{int(n):>8}" for n in cohort.sizes))
+    for fpir, row in zip(cohort.fpirs, cohort.z, strict=True):
+        print(f"{fpir:8g}" + "".join(f"{v:8.2f}" for v in row))
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["LFW_FACE_BOX", "ComposedPhoto", "compose_photo", "lfw_files"]
+__all__ = ["LFW_FACE_BOX", "ComposedPhoto", "compose_photo", "compose_portrait", "lfw_files"]
 
 #: dlib's HOG face box in a 250x250 deep-funneled LFW image (median over 299 images; left, top,
 #: right, bottom, right/bottom exclusive). The face is about 109 px wide.
@@ -147,3 +147,47 @@ def compose_photo(
     return ComposedPhoto(
         buf.getvalue(), width, height, tuple(boxes), tuple(people), tuple(sources), tuple(placed)
     )
+
+
+def compose_portrait(
+    photo: Path,
+    seed: int,
+    *,
+    files: list[Path],
+    sides: tuple[int, int] = (300, 640),
+    sizes: tuple[float, float] = (40.0, 160.0),
+    offset: float = 0.2,
+    quality: int = 90,
+) -> ComposedPhoto:
+    """One LFW photo placed, whole, in a bigger un-centred photo: a stand-in for an original photo.
+
+    The canvas's long side is drawn from ``sides`` (4:3 or 3:4), the face-box width log-uniformly
+    from ``sizes``, and the face's centre lands up to ``offset`` of the canvas's size away from its
+    centre. The LFW tile is pasted without a mask, so people beside the subject in the original
+    crop stay in the photo (face choice is exercised), with a feathered edge (no sharp seam); parts
+    of the tile past the canvas are cut off.
+    """
+    rng = np.random.default_rng(seed)
+    long_side = int(rng.integers(sides[0], sides[1] + 1))
+    short_side = long_side * 3 // 4
+    width, height = (long_side, short_side) if rng.random() < 0.5 else (short_side, long_side)
+    canvas = _background(rng, width, height, files)
+    size = math.exp(rng.uniform(math.log(sizes[0]), math.log(sizes[1])))
+    k = size / (LFW_FACE_BOX[2] - LFW_FACE_BOX[0])
+    side = max(8, round(_LFW_SIDE * k))
+    k = side / _LFW_SIDE
+    left, top, right, bottom = LFW_FACE_BOX
+    cx = width * (0.5 + rng.uniform(-offset, offset))
+    cy = height * (0.5 + rng.uniform(-offset, offset))
+    x = round(cx - (left + right) / 2 * k)
+    y = round(cy - (top + bottom) / 2 * k)
+    tile = Image.open(photo).convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    feather = Image.new("L", (side, side), 0)
+    inset = max(1, side // 20)
+    ImageDraw.Draw(feather).rectangle((inset, inset, side - inset, side - inset), fill=255)
+    canvas.paste(tile, (x, y), feather.filter(ImageFilter.GaussianBlur(max(1.0, inset / 2))))
+    buf = io.BytesIO()
+    canvas.save(buf, format="JPEG", quality=quality)
+    box = (x + left * k, y + top * k, x + right * k, y + bottom * k)
+    person = photo.parent.name
+    return ComposedPhoto(buf.getvalue(), width, height, (box,), (person,), (f"{person}/{photo.name}",))

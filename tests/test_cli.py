@@ -91,7 +91,7 @@ def test_verify_says_when_an_image_has_several_faces(images: dict[str, Path]) ->
     # dlib's HOG detector also fires on the astronaut's mission patch; the CNN does not
     code, _, stderr = run("verify", str(images["astronaut"]), str(images["hopper"]), "--detector", "hog")
     assert code == 1
-    assert "2 faces found, using the largest" in stderr
+    assert "2 faces found, using face 0 (the largest" in stderr
     code, _, stderr = run("verify", str(images["astronaut"]), str(images["hopper"]), "--face-a", "5")
     assert code == 2 and "face index 5 does not exist" in stderr
 

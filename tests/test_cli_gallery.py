@@ -56,6 +56,10 @@ def test_enroll_search_erase_round_trip(
     assert [m["subject"] for m in face["matches"]] == ["eileen"]
     assert face["matches"][0]["similarity"] > 0.9 and face["matches"][0]["fmr"] < 1e-3
     assert lines[1]["error"]["code"] == "no_face" and lines[2]["error"]["code"] == "invalid_image"
+    # every answer says which threshold it used and why: the default bounds FPIR over the gallery
+    assert lines[0]["rule"] == "fpir 0.01 over 2 subjects" and lines[0]["eligible"] == 2
+    assert lines[0]["fpir"] == 0.01 and lines[0]["fmr"] == pytest.approx(0.005)
+    assert 0.8 < lines[0]["threshold"] < 1
 
     code, out, _ = run(*gallery, "subjects", "--json")
     subjects = {s["subject"]: s for s in map(json.loads, out.splitlines())}
@@ -65,7 +69,13 @@ def test_enroll_search_erase_round_trip(
     code, out, _ = run(*gallery, "erase", "eileen", "--reason", "request")
     assert code == 0 and "erased with 1 template(s)" in out
     code, out, _ = run(*gallery, "search", str(images["astronaut_copy"]), "--purpose", "access")
-    assert code == 1 and out.strip().endswith("no match")
+    assert (
+        code == 1 and out.strip().endswith(": fpir 0.01 over 1 subject)") and ": no match (threshold" in out
+    )
+    code, out, _ = run(
+        *gallery, "search", str(images["astronaut_copy"]), "--purpose", "access", "--fmr", "1e-3"
+    )
+    assert code == 1 and out.strip().endswith(": fmr 0.001 per comparison)")
 
     code, out, _ = run(*gallery, "audit", "--json", "--subject", "eileen")
     ops = [json.loads(line)["operation"] for line in out.splitlines()]

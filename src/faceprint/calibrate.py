@@ -19,7 +19,72 @@ from numpy.typing import NDArray
 
 from .errors import InvalidInput, ModelError
 
-__all__ = ["Calibration", "load_calibration"]
+__all__ = ["Calibration", "CohortTable", "load_calibration"]
+
+
+@dataclass(frozen=True, eq=False)
+class CohortTable:
+    """Thresholds of the cohort-normalised 1:N rule (:mod:`faceprint.store.openset`), measured on strangers.
+
+    A probe's best subject score ``s1`` is normalised against the next ``k`` subjects' scores (its
+    own cohort): ``z = (s1 - mean) / std``. ``z[i][j]`` is the ``z`` that at most a share
+    ``fpirs[i]`` of strangers reach, among those already past the raw threshold at FMR =
+    ``raw_factor * fpirs[i] / N``, in galleries of ``sizes[j]`` subjects (simulated on the
+    calibration set).
+    """
+
+    k: int
+    raw_factor: float
+    fpirs: NDArray[np.float64]  # decreasing
+    sizes: NDArray[np.float64]  # increasing
+    z: NDArray[np.float64]  # (len(fpirs), len(sizes))
+    source: str = ""
+
+    @property
+    def min_size(self) -> int:
+        """Galleries smaller than this use the raw rule (the cohort would be thin)."""
+        return int(self.sizes[0])
+
+    def z_threshold(self, fpir: float, size: int) -> float:
+        """``z`` needed for ``fpir`` in a gallery of ``size`` subjects.
+
+        Linear in log(size) and log(fpir) between measured points; past the largest measured
+        gallery, extrapolated along the slope over the whole measured range (z grows with the
+        gallery; the end points' slope is noisy and flatter); an ``fpir`` outside the measured
+        range takes the nearest measured one.
+        """
+        logs, logf = np.log(self.sizes), np.log(self.fpirs)
+        x = math.log(max(size, 1))
+        per_size = []
+        for row in self.z:
+            if x <= logs[-1]:
+                per_size.append(float(np.interp(x, logs, row)))
+            else:
+                slope = (row[-1] - row[0]) / (logs[-1] - logs[0])
+                per_size.append(float(row[-1] + max(slope, 0.0) * (x - logs[-1])))
+        f = min(max(math.log(fpir), logf[-1]), logf[0])  # clamp into the measured range
+        return float(np.interp(f, logf[::-1], np.array(per_size)[::-1]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "raw_factor": self.raw_factor,
+            "fpirs": [float(f) for f in self.fpirs],
+            "sizes": [int(n) for n in self.sizes],
+            "z": [[round(float(v), 4) for v in row] for row in self.z],
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CohortTable:
+        return cls(
+            k=int(data["k"]),
+            raw_factor=float(data["raw_factor"]),
+            fpirs=np.asarray(data["fpirs"], dtype=np.float64),
+            sizes=np.asarray(data["sizes"], dtype=np.float64),
+            z=np.asarray(data["z"], dtype=np.float64),
+            source=str(data.get("source", "")),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +102,7 @@ class Calibration:
     source: str = ""
     n_genuine: int = 0
     genuine_below: NDArray[np.float64] | None = None
+    cohort: CohortTable | None = None  # the cohort-normalised 1:N rule's table, when measured
 
     @property
     def min_fmr(self) -> float:
@@ -133,6 +199,7 @@ class Calibration:
             "thresholds": [round(float(t), 7) for t in self.thresholds],
             "counts": [int(c) for c in self.counts],
             "genuine_below": None if self.genuine_below is None else [int(g) for g in self.genuine_below],
+            **({} if self.cohort is None else {"cohort": self.cohort.to_json()}),
         }
 
     @classmethod
@@ -149,6 +216,7 @@ class Calibration:
                 source=str(data.get("source", "")),
                 n_genuine=int(data.get("n_genuine", 0)),
                 genuine_below=None if below is None else np.asarray(below, dtype=np.float64),
+                cohort=CohortTable.from_json(data["cohort"]) if data.get("cohort") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed calibration table ({exc})") from None

@@ -229,15 +229,20 @@ def _report_error(image: Path, exc: FaceprintError, as_json: bool) -> None:
 
 
 def _pick(engine: Engine, image: Path, index: int | None) -> Face:
-    """The face to verify in ``image``: the largest, or number ``index``; only that one is embedded."""
+    """The face to verify in ``image``: the main one, or number ``index``; only that one is embedded."""
+    from .choice import main_face
+
     photo = engine.photo(image)
     faces = engine.detect(photo)
     if not faces:
         raise NoFace(f"{image}: no face found")
     if index is None:
+        index = main_face([f.box for f in faces], photo.width, photo.height)
         if len(faces) > 1:
-            _note(f"{image}: {len(faces)} faces found, using the largest (--face-a/--face-b choose another)")
-        index = 0
+            _note(
+                f"{image}: {len(faces)} faces found, using face {index} (the largest, or the most central of "
+                "faces of about its size; --face-a/--face-b choose another)"
+            )
     if not 0 <= index < len(faces):
         raise InvalidInput(f"{image}: has {len(faces)} face(s); face index {index} does not exist")
     return engine.embed(photo, boxes=[faces[index].box])[0]
@@ -352,40 +357,75 @@ def evaluate_lfw_command(
 @evaluate.command("identify")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option(
-    "--fmr", type=float, default=1e-3, show_default=True, help="faceprint's operating point to report."
+    "--fpir", type=float, default=0.01, show_default=True, help="The default rule's bound on strangers named."
 )
+@click.option("--fmr", type=float, default=1e-3, show_default=True, help="A per-comparison point to report.")
+@click.option(
+    "--held-out", type=click.IntRange(0), default=300, show_default=True, help="People never enrolled."
+)
+@click.option(
+    "--per-person", type=click.IntRange(1), default=2, show_default=True, help="Probes per person at most."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which people are held out.")
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write the DET curve (PNG) here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores).")
 @engine_options
 def evaluate_identify_command(
     directory: Path,
+    fpir: float,
     fmr: float,
+    held_out: int,
+    per_person: int,
+    seed: int,
+    plot: Path | None,
     as_json: bool,
     workers: int | None,
     detector: str | None,
     upsample: int | None,
     mirror: bool | None,
 ) -> None:
-    """1:N identification on a folder of people (LFW layout): rank-1, FNIR at FPIR, vs face_recognition."""
-    from .identification import evaluate_identification
+    """1:N open-set identification on a folder of people (LFW layout), every photo through the pipeline.
+
+    Gallery: each person's first photo, single-photo people as distractors; probes: further photos,
+    and people held out (never enrolled). Prints rank-1, FNIR at FPIR 0.1/0.01/0.001 and the default
+    operating point (FPIR, TPIR); the face_recognition library itself: bench/identify_lfw.py.
+    """
+    from .identification import evaluate_identification, plot_det
 
     settings = _settings(detector, upsample, mirror)
-    with _progress("embedding", None) as (advance, set_total):
+    with _progress("detecting and embedding", None) as (advance, set_total):
         report = evaluate_identification(
-            directory, settings=settings, fmr=fmr, workers=workers, progress=advance, on_total=set_total
+            directory,
+            settings=settings,
+            fmr=fmr,
+            fpir=fpir,
+            held_out=held_out,
+            per_person=per_person,
+            seed=seed,
+            workers=workers,
+            progress=advance,
+            on_total=set_total,
         )
+    if plot is not None:
+        plot_det([report], plot, title=f"1:N on {directory.name}, {report.gallery} subjects")
     if as_json:
         _emit(report.to_json())
         return
     click.echo(
-        f"1:N on {directory}: {report.gallery} people enrolled, {report.mated} mated probes, "
-        f"{report.non_mated} strangers (model {report.model})"
+        f"1:N on {directory}: {report.gallery} subjects enrolled, {report.mated} mated probes, "
+        f"{report.non_mated} stranger probes ({report.pipeline}, model {report.model})"
+    )
+    click.echo(
+        f"{report.refused} gallery photos have rival faces (enrolment refuses them without --largest-face; "
+        f"counted here as enrolled with it); {report.no_face} photos without a face"
     )
     click.echo(f"closed-set rank-1 {report.rank1:.4f}")
     click.echo("FNIR at FPIR: " + ", ".join(f"{k}: {v:.4f}" for k, v in report.fnir_at_fpir.items()))
     for point in report.points:
         click.echo(
-            f"  {point.name:36s} threshold {point.threshold:.4f}  FPIR {point.fpir:.4f}  FNIR {point.fnir:.4f}"
+            f"  {point.name:46s} threshold {point.threshold:.4f}  FPIR {point.fpir:.4f}  "
+            f"FNIR {point.fnir:.4f}  TPIR {point.tpir:.4f}"
         )
 
 

@@ -128,13 +128,16 @@ def enroll(
 @_purpose_option
 @click.option("--top-k", type=click.IntRange(1, 100), default=5, show_default=True, help="Subjects per face.")
 @click.option(
-    "--fmr", type=float, default=1e-3, show_default=True, help="False match rate per comparison (threshold)."
+    "--fmr",
+    type=float,
+    default=None,
+    help="Set the threshold by the false match rate per comparison instead (e.g. 1e-3).",
 )
 @click.option(
     "--fpir",
     type=float,
     default=None,
-    help="Bound the share of strangers given a name instead: threshold at FMR = FPIR / subjects.",
+    help="Share of strangers who may be given a name (default 0.01): threshold at FMR = FPIR / subjects.",
 )
 @click.option("--all-faces", is_flag=True, help="Search every face of each image, not only the largest.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per image.")
@@ -143,7 +146,7 @@ def search(
     images: Sequence[Path],
     purpose: str,
     top_k: int,
-    fmr: float,
+    fmr: float | None,
     fpir: float | None,
     all_faces: bool,
     as_json: bool,
@@ -153,6 +156,9 @@ def search(
 ) -> None:
     """Who is in each image? Exit 0 when some face matched, 1 when none, 2 when nothing matched and
     an image failed (unreadable, no face) — failed images are reported and the run goes on.
+
+    By default at most 1% of strangers get a name (--fpir 0.01, whatever the gallery's size);
+    every answer says which threshold it used and why.
     """
     matched = failed = 0
     with _open(detector, upsample, mirror) as store, _progress("searching", len(images)) as (advance, _):
@@ -171,8 +177,9 @@ def search(
                 advance(1)
             matched += result.matched
             if as_json:
-                _emit({"image": str(image), "faces": [face.to_json() for face in result.faces]})
+                _emit({"image": str(image), **result.to_json()})
                 continue
+            why = f"threshold {result.threshold:.4f}: {result.rule}"
             for face in result.faces:
                 where = (
                     "" if face.box is None else " [" + ", ".join(f"{v:.0f}" for v in face.box.as_list()) + "]"
@@ -180,7 +187,7 @@ def search(
                 found = ", ".join(
                     f"{m.subject} (similarity {m.similarity:.3f}, FMR {m.fmr:.1g})" for m in face.matches
                 )
-                click.echo(f"{image}{where}: {found or 'no match'}")
+                click.echo(f"{image}{where}: {found or 'no match'} ({why})")
     sys.exit(0 if matched else EXIT_ERROR if failed else EXIT_NO_MATCH)
 
 

@@ -14,10 +14,11 @@ from PIL import Image
 
 from .align import face_chip
 from .calibrate import Calibration, load_calibration
+from .choice import main_face, rivals
 from .config import Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
-from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, describe, load_image
+from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
@@ -457,17 +458,16 @@ class Engine:
         return out
 
     def template(self, source: FaceInput) -> Template:
-        """The template of a face, a template itself, or of the largest face in an image."""
+        """The template of a face, a template itself, or of the main face in an image (:meth:`embed_main`)."""
         if isinstance(source, Template):
             return source
         if isinstance(source, Face):
             if source.template is None:
                 raise InvalidInput("this face has no template; get it from Engine.embed")
             return source.template
-        faces = self.embed(source, largest_only=True)
-        if not faces or faces[0].template is None:
-            raise NoFace(f"{source.name if isinstance(source, Photo) else describe(source)}: no face found")
-        return faces[0].template
+        template = self.embed_main(source)[0].template
+        assert template is not None
+        return template
 
     # -- verification --------------------------------------------------------------------------
 
@@ -484,3 +484,21 @@ class Engine:
 
     def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:
         return [self.verify(a, b, fmr=fmr) for a, b in pairs]
+
+    # -- face choice ---------------------------------------------------------------------------
+
+    def embed_main(self, image: ImageSource | Photo) -> tuple[Face, tuple[Face, ...]]:
+        """The main face of ``image`` with its template, and the faces that rival it (no templates).
+
+        The main face is the largest, or among faces of about the same size the one nearest the
+        centre (:func:`faceprint.choice.main_face`); a rival is at least half as large and as
+        clearly detected (:func:`faceprint.choice.rivals`). Raises :class:`NoFace` when there is none.
+        """
+        photo = self.photo(image)
+        faces = self.detect(photo)
+        if not faces:
+            raise NoFace(f"{photo.name}: no face found")
+        boxes = [f.box for f in faces]
+        chosen = main_face(boxes, photo.width, photo.height)
+        others = tuple(faces[i] for i in rivals(boxes, [f.score for f in faces], chosen))
+        return self.embed(photo, boxes=[faces[chosen].box])[0], others

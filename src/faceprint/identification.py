@@ -1,82 +1,65 @@
-"""A 1:N identification protocol on a folder of people (LFW layout), run through the real store.
+"""1:N identification, measured as a new user meets it: every photo through the whole pipeline.
 
-Each person with two or more photos is enrolled with their first photo (sorted by name); their
-other photos are *mated* probes. People with a single photo are never enrolled: their photos are
-*non-mated* probes (strangers). Reported, as in NIST's FRVT 1:N:
+The protocol (:func:`build_protocol`, on a folder with one sub-folder of photos per person, LFW's
+layout) follows the shape of NIST FRVT 1:N with distractors:
 
-- closed-set rank-1: the share of mated probes whose top answer is their person (no threshold);
-- FNIR at FPIR: at the threshold where a share FPIR of strangers gets any answer, the share of
-  mated probes whose person is not the top answer above the threshold;
-- both rates at faceprint's own operating point (``--fmr``), next to the same protocol decided the
-  way the ``face_recognition`` library does it (linear ``face_distance``, match if the nearest
-  template is within 0.6).
+- **gallery**: the first photo of each person with two or more photos, except ``held_out`` such
+  people chosen by ``seed``, *plus* the photo of every person with a single photo (distractors:
+  they make the gallery large, as a real one is);
+- **mated probes**: up to ``per_person`` further photos of each enrolled person;
+- **non-mated probes** (strangers): up to ``per_person`` photos of each held-out person (never
+  enrolled), and each distractor's photo searched against the gallery without its own entry
+  (leave-one-out), so FPIR is resolved to a few in ten thousand.
+
+Every photo is detected and embedded by the engine (:func:`find_faces`: every face, box, score,
+template), the face is chosen as the library chooses it (:func:`faceprint.choice.main_face`;
+enrolment would refuse photos with rival faces, they are counted and then enrolled as
+``--largest-face`` does) and decided by the store's own open-set rule
+(:mod:`faceprint.store.openset`). Reported: closed-set rank-1, FNIR at FPIR 0.1/0.01/0.001, the
+default operating point with its FPIR and TPIR, and the DET curve. The same functions score the
+``face_recognition`` library's pipeline on the same photos (``bench/identify_lfw.py``).
 """
 
 from __future__ import annotations
 
-import tempfile
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .calibrate import Calibration, load_calibration
+from .choice import main_face, rivals
 from .config import Settings
 from .engine import Engine
-from .errors import InvalidInput
-from .evaluate import embed_lfw_images
-from .faces import Template
-from .store import Sample, open_store
+from .errors import FaceprintError, InvalidInput
+from .faces import Box
+from .store.openset import DEFAULT_FPIR, cohort_stats, decision_rule
 
-__all__ = ["IdentificationReport", "OperatingPoint", "evaluate_identification", "people_folders"]
+__all__ = [
+    "FaceTable",
+    "IdentificationReport",
+    "OperatingPoint",
+    "Protocol",
+    "build_protocol",
+    "evaluate_identification",
+    "find_faces",
+    "people_folders",
+    "plot_det",
+    "score_protocol",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 FACE_RECOGNITION_TOLERANCE = 0.6  # face_recognition.compare_faces' default Euclidean distance
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    name: str
-    threshold: float  # similarity
-    fpir: float  # share of strangers given an answer
-    fnir: float  # share of mated probes not answered with their person
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "threshold": round(self.threshold, 6),
-            "fpir": self.fpir,
-            "fnir": self.fnir,
-        }
-
-
-@dataclass(frozen=True)
-class IdentificationReport:
-    gallery: int  # people enrolled
-    mated: int  # probes of enrolled people
-    non_mated: int  # probes of people never enrolled
-    rank1: float  # closed set
-    fnir_at_fpir: dict[str, float]  # "0.01" -> FNIR
-    points: tuple[OperatingPoint, ...]  # faceprint at --fmr and --fpir 0.01, face_recognition at 0.6
-    no_face: int  # photos without a face (not LFW crops): a mated one counts as a miss
-    model: str
-    seconds: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "gallery": self.gallery,
-            "mated": self.mated,
-            "non_mated": self.non_mated,
-            "rank1": round(self.rank1, 6),
-            "fnir_at_fpir": {k: round(v, 6) for k, v in self.fnir_at_fpir.items()},
-            "points": [p.to_json() for p in self.points],
-            "no_face": self.no_face,
-            "model": self.model,
-            "seconds": round(self.seconds, 1),
-        }
+FPIR_TARGETS = (0.1, 0.01, 0.001)
+Progress = Callable[[int], None]
 
 
 def people_folders(root: Path) -> dict[str, list[str]]:
@@ -94,120 +77,547 @@ def people_folders(root: Path) -> dict[str, list[str]]:
     return people
 
 
-def _rates(
-    top_sim: NDArray[np.float64], top_ok: NDArray[np.bool_], stranger_sim: NDArray[np.float64], t: float
-) -> tuple[float, float]:
-    fpir = float(np.mean(stranger_sim >= t)) if len(stranger_sim) else 0.0
-    fnir = float(np.mean(~(top_ok & (top_sim >= t)))) if len(top_sim) else 0.0
-    return fpir, fnir
+# -- the protocol --------------------------------------------------------------------------------
 
 
-def evaluate_identification(
-    root: str | Path,
+@dataclass(frozen=True)
+class Protocol:
+    """Which photo plays which role. Subjects are person names; photos are paths under the root."""
+
+    gallery: tuple[tuple[str, str], ...]  # (subject, photo): one photo per enrolled subject
+    mated: tuple[tuple[str, str], ...]  # (subject, photo) of enrolled subjects
+    strangers: tuple[str, ...]  # photos of people never enrolled
+    distractors: tuple[str, ...]  # subjects with a single photo (searched leave-one-out too)
+    held_out: int  # people with several photos kept out of the gallery
+
+    @property
+    def files(self) -> list[str]:
+        """Every photo the protocol uses, each once, sorted."""
+        return sorted({f for _, f in self.gallery} | {f for _, f in self.mated} | set(self.strangers))
+
+
+def build_protocol(
+    people: dict[str, list[str]], *, held_out: int = 300, per_person: int = 2, seed: int = 0
+) -> Protocol:
+    """The gallery and probes for ``people`` (see the module's docstring).
+
+    ``held_out`` is capped at a quarter of the people with several photos (small folders).
+    """
+    multi = sorted(p for p, photos in people.items() if len(photos) >= 2)
+    single = sorted(p for p, photos in people.items() if len(photos) == 1)
+    if not multi:
+        raise InvalidInput("the protocol needs people with two or more photos")
+    count = min(held_out, len(multi) // 4)
+    rng = np.random.default_rng(seed)
+    held = {multi[i] for i in rng.choice(len(multi), size=count, replace=False)} if count else set()
+    enrolled = [p for p in multi if p not in held]
+    return Protocol(
+        gallery=tuple((p, people[p][0]) for p in sorted(enrolled + single)),
+        mated=tuple((p, f) for p in enrolled for f in people[p][1 : 1 + per_person]),
+        strangers=tuple(f for p in sorted(held) for f in people[p][:per_person]),
+        distractors=tuple(single),
+        held_out=count,
+    )
+
+
+# -- every face of every photo ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FaceTable:
+    """Every face found in a set of photos: row ``j`` of the arrays is one face of photo ``image[j]``.
+
+    Faces of a photo keep the order the pipeline gave them (faceprint: largest first).
+    """
+
+    files: tuple[str, ...]
+    sizes: NDArray[np.int64]  # (photos, 2): width, height
+    image: NDArray[np.int64]  # (faces,) photo index
+    boxes: NDArray[np.float64]  # (faces, 4): left, top, right, bottom
+    scores: NDArray[np.float64]  # (faces,) detector score (NaN when the pipeline gives none)
+    templates: NDArray[np.float32]  # (faces, dim) unit vectors
+    model: str
+    pipeline: str = ""
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        np.savez(
+            path,
+            files=np.array(self.files),
+            sizes=self.sizes,
+            image=self.image,
+            boxes=self.boxes,
+            scores=self.scores,
+            templates=self.templates,
+            model=np.array(self.model),
+            pipeline=np.array(self.pipeline),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FaceTable:
+        with np.load(path) as data:
+            return cls(
+                files=tuple(str(f) for f in data["files"]),
+                sizes=data["sizes"],
+                image=data["image"],
+                boxes=data["boxes"],
+                scores=data["scores"],
+                templates=data["templates"],
+                model=str(data["model"]),
+                pipeline=str(data["pipeline"]),
+            )
+
+    @classmethod
+    def from_faces(
+        cls,
+        files: Sequence[str],
+        found: Sequence[tuple[tuple[int, int], Sequence[tuple[Box, float, NDArray[np.float32]]]]],
+        *,
+        model: str,
+        dim: int,
+        pipeline: str = "",
+    ) -> FaceTable:
+        """From per photo ``((width, height), [(box, score, template), ...])``."""
+        rows = [(i, f) for i, (_, faces) in enumerate(found) for f in faces]
+        return cls(
+            files=tuple(files),
+            sizes=np.array([size for size, _ in found], dtype=np.int64).reshape(-1, 2),
+            image=np.array([i for i, _ in rows], dtype=np.int64),
+            boxes=np.array([f[0].as_list() for _, f in rows], dtype=np.float64).reshape(-1, 4),
+            scores=np.array([f[1] for _, f in rows], dtype=np.float64),
+            templates=np.array([f[2] for _, f in rows], dtype=np.float32).reshape(-1, dim),
+            model=model,
+            pipeline=pipeline,
+        )
+
+    def subset(self, files: Sequence[str]) -> FaceTable:
+        """The faces of ``files`` only (each must be in the table), in that order."""
+        row = {f: i for i, f in enumerate(self.files)}
+        missing = [f for f in files if f not in row]
+        if missing:
+            raise InvalidInput(f"the face table lacks {len(missing)} photo(s), e.g. {missing[0]}")
+        picks = [row[f] for f in files]
+        faces = [np.flatnonzero(self.image == i) for i in picks]
+        rows = np.concatenate(faces) if faces else np.zeros(0, dtype=np.int64)
+        return dataclasses.replace(
+            self,
+            files=tuple(files),
+            sizes=self.sizes[picks].reshape(-1, 2),
+            image=np.repeat(np.arange(len(picks)), [len(f) for f in faces]).astype(np.int64),
+            boxes=self.boxes[rows],
+            scores=self.scores[rows],
+            templates=self.templates[rows],
+        )
+
+    def __add__(self, other: FaceTable) -> FaceTable:
+        """Both tables' photos (``other``'s appended; photos in both are taken from ``self``)."""
+        extra = [f for f in other.files if f not in set(self.files)]
+        more = other.subset(extra)
+        return dataclasses.replace(
+            self,
+            files=self.files + more.files,
+            sizes=np.concatenate([self.sizes, more.sizes]),
+            image=np.concatenate([self.image, more.image + len(self.files)]),
+            boxes=np.concatenate([self.boxes, more.boxes]),
+            scores=np.concatenate([self.scores, more.scores]),
+            templates=np.concatenate([self.templates, more.templates]),
+        )
+
+    def choose(self, *, tie: float | None = None, first: bool = False) -> tuple[NDArray[np.int64], int]:
+        """Per photo: the row of its main face (-1: no face), and how many photos have rival faces.
+
+        ``first`` takes the pipeline's first face instead (what ``face_recognition`` users do).
+        """
+        chosen = np.full(len(self.files), -1, dtype=np.int64)
+        rivalled = 0
+        starts = np.searchsorted(self.image, np.arange(len(self.files) + 1))
+        for i in range(len(self.files)):
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            if lo == hi:
+                continue
+            boxes = [Box(*b) for b in self.boxes[lo:hi]]
+            if first:
+                pick = 0
+            else:
+                w, h = (int(v) for v in self.sizes[i])
+                pick = main_face(boxes, w, h) if tie is None else main_face(boxes, w, h, tie=tie)
+            rivalled += bool(rivals(boxes, list(self.scores[lo:hi]), pick))
+            chosen[i] = lo + pick
+        return chosen, rivalled
+
+
+_worker: dict[str, Engine] = {}
+_CHUNK = 8
+
+
+def _init(settings: Settings) -> None:
+    _worker["engine"] = Engine(settings).load()
+
+
+def _faces_of(
+    paths: Sequence[str],
+) -> list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]]:
+    engine = _worker["engine"]
+    out: list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]] = []
+    for path in paths:
+        try:
+            rgb = engine.load_image(path)
+        except FaceprintError:
+            out.append(((0, 0), []))
+            continue
+        faces = engine.embed(rgb)
+        out.append(
+            (
+                (int(rgb.shape[1]), int(rgb.shape[0])),
+                [(f.box, float(f.score), f.template.vector) for f in faces if f.template is not None],
+            )
+        )
+    return out
+
+
+def find_faces(
+    root: str | os.PathLike[str],
+    files: Sequence[str],
     *,
     settings: Settings | None = None,
-    fmr: float = 1e-3,
     workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_total: Callable[[int], None] | None = None,
-    embeddings: tuple[Sequence[str], NDArray[np.float32]] | None = None,
-) -> IdentificationReport:
-    """Run the protocol on ``root``; ``embeddings`` (files, matrix) skips the embedding pass."""
-    started = time.perf_counter()
+    progress: Progress | None = None,
+) -> FaceTable:
+    """Every face of every photo (``files`` under ``root``) with its template, in ``workers`` processes.
+
+    An unreadable photo counts as one without faces.
+    """
     root = Path(root)
     settings = settings or Settings.from_env()
-    people = people_folders(root)
-    files = [f for photos in people.values() for f in photos]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and settings.threads == 0:  # one process per core, one thread each
+        settings = dataclasses.replace(settings, threads=1)
     engine = Engine(settings)
-    if embeddings is None:
-        if on_total is not None:
-            on_total(len(files))
-        matrix, _ = embed_lfw_images(root, files, settings=settings, workers=workers, progress=progress)
+    paths = [str(root / f) for f in files]
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    found: list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]] = []
+    if workers == 1:
+        _init(settings)
+        runner: Any = map
+        pool = None
     else:
-        known = {f: i for i, f in enumerate(embeddings[0])}
-        missing = [f for f in files if f not in known]
-        if missing:
-            raise InvalidInput(f"the given embeddings lack {len(missing)} photo(s), e.g. {missing[0]}")
-        matrix = embeddings[1][[known[f] for f in files]]
-    row = {f: i for i, f in enumerate(files)}
-    has_face = np.linalg.norm(matrix, axis=1) > 0
-    model = engine.model_id
+        ctx = multiprocessing.get_context("spawn")
+        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(settings,))
+        runner = pool.map
+    try:
+        for chunk in runner(_faces_of, chunks):
+            found += chunk
+            if progress is not None:
+                progress(len(chunk))
+    except cf.process.BrokenProcessPool as exc:
+        raise FaceprintError(f"a worker died ({exc})") from None
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    pipeline = f"faceprint {settings.detector} upsample {settings.upsample} backend {settings.backend}"
+    return FaceTable.from_faces(files, found, model=engine.model_id, dim=engine.dim, pipeline=pipeline)
 
-    gallery: dict[str, int] = {}
-    mated: list[tuple[str, int]] = []
-    strangers: list[int] = []
-    for person, photos in people.items():
-        rows = [row[f] for f in photos if has_face[row[f]]]
-        if len(photos) == 1:
-            strangers += rows
-        elif rows:
-            gallery[person] = rows[0]
-            mated += [(person, r) for r in rows[1:]]
-    n_mated = sum(len(p) - 1 for p in people.values() if len(p) > 1)
-    if not gallery or not mated:
-        raise InvalidInput(f"{root}: needs people with two or more photos")
 
-    # faceprint: the real store, open-set search at the loosest threshold the calibration has
-    loosest = 0.999
-    with (
-        tempfile.TemporaryDirectory(prefix="faceprint-1n-") as tmp,
-        open_store(Path(tmp) / "gallery.db", engine=engine, actor="evaluate") as store,
-    ):
-        for person, r in gallery.items():
-            store.enroll(person, [Sample(Template(matrix[r], model), f"{person}:{r}")], purpose="evaluation")
+# -- scoring -------------------------------------------------------------------------------------
 
-        def top(r: int) -> tuple[str | None, float]:
-            found = store.search(Template(matrix[r], model), purpose="evaluation", top_k=1, fmr=loosest)
-            matches = found.faces[0].matches
-            return (matches[0].subject, matches[0].similarity) if matches else (None, -1.0)
 
-        mated_top = [top(r) for _, r in mated]
-        stranger_top = np.array([top(r)[1] for r in strangers], dtype=np.float64)
-        if progress is not None:
-            progress(0)
-    misses = n_mated - len(mated)  # mated photos without a face: never found
-    top_sim = np.array([s for _, s in mated_top] + [-1.0] * misses, dtype=np.float64)
-    top_ok = np.array([p == n for (p, _), (n, _) in zip(mated, mated_top, strict=True)] + [False] * misses)
+@dataclass(frozen=True)
+class OperatingPoint:
+    name: str
+    threshold: float  # decision score needed for an answer
+    fpir: float  # share of strangers given an answer
+    fnir: float  # share of mated probes not answered with their person
 
-    # closed-set rank-1 needs no threshold: the exact nearest enrolled person
-    names = list(gallery)
-    enrolled = matrix[[gallery[n] for n in names]]
-    nearest = np.argmax(matrix[[r for _, r in mated]] @ enrolled.T, axis=1)
-    rank1 = sum(names[i] == p for (p, _), i in zip(mated, nearest, strict=True)) / n_mated
+    @property
+    def tpir(self) -> float:
+        """Share of mated probes answered with their person (1 - FNIR)."""
+        return 1.0 - self.fnir
 
-    fnir_at = {
-        f"{target:g}": _fnir_at_fpir(top_sim, top_ok, stranger_top, target) for target in (0.1, 0.01, 0.001)
-    }
-    ours = engine.calibration.threshold(fmr)
-    by_fpir = engine.calibration.threshold(max(0.01 / len(gallery), engine.calibration.min_fmr))
-    fr_sim = 1 - FACE_RECOGNITION_TOLERANCE**2 / 2  # |a - b| <= 0.6  <=>  a.b >= 0.82 for unit vectors
-    points = (
-        OperatingPoint(f"faceprint --fmr {fmr:g}", ours, *_rates(top_sim, top_ok, stranger_top, ours)),
-        OperatingPoint("faceprint --fpir 0.01", by_fpir, *_rates(top_sim, top_ok, stranger_top, by_fpir)),
-        OperatingPoint(
-            "face_recognition (distance <= 0.6)", fr_sim, *_rates(top_sim, top_ok, stranger_top, fr_sim)
-        ),
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "threshold": round(self.threshold, 6),
+            "fpir": self.fpir,
+            "fnir": self.fnir,
+            "tpir": self.tpir,
+        }
+
+
+@dataclass(frozen=True)
+class IdentificationReport:
+    pipeline: str
+    gallery: int  # subjects enrolled
+    mated: int  # probes of enrolled subjects
+    non_mated: int  # stranger probes (held-out people, and distractors searched leave-one-out)
+    rank1: float  # closed set (no threshold); a probe without a face is a miss
+    fnir_at_fpir: dict[str, float]  # "0.01" -> FNIR, of the default rule's family (cohort-normalised)
+    points: tuple[OperatingPoint, ...]  # the default first
+    refused: int  # gallery photos enrolment refuses by default (rival faces)
+    no_face: int  # photos (gallery or probe) where no face was found
+    model: str
+    fnir_at_fpir_raw: dict[str, float] = field(default_factory=dict)  # thresholding the raw similarity
+    seconds: float = 0.0
+    det: tuple[NDArray[np.float64], NDArray[np.float64]] = field(
+        default=(np.zeros(0), np.zeros(0)), repr=False
     )
+
+    @property
+    def default(self) -> OperatingPoint:
+        return self.points[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "gallery": self.gallery,
+            "mated": self.mated,
+            "non_mated": self.non_mated,
+            "rank1": round(self.rank1, 6),
+            "fnir_at_fpir": {k: round(v, 6) for k, v in self.fnir_at_fpir.items()},
+            "fnir_at_fpir_raw": {k: round(v, 6) for k, v in self.fnir_at_fpir_raw.items()},
+            "points": [p.to_json() for p in self.points],
+            "refused": self.refused,
+            "no_face": self.no_face,
+            "model": self.model,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def score_protocol(
+    protocol: Protocol,
+    table: FaceTable,
+    *,
+    calibration: Calibration | None,
+    fpir: float = DEFAULT_FPIR,
+    fmr: float | None = 1e-3,
+    first_face: bool = False,
+    tie: float | None = None,
+    gallery_templates: NDArray[np.float32] | None = None,
+    name: str | None = None,
+) -> IdentificationReport:
+    """Score ``protocol`` on the faces of ``table``, decided as the store decides.
+
+    ``calibration`` gives faceprint's default rule (FPIR-bounded, see :mod:`.store.openset`) and the
+    ``--fmr`` point; without it (another library's templates) the default point is
+    ``face_recognition``'s rule (nearest within distance 0.6). ``gallery_templates`` replaces the
+    gallery's templates (one row per gallery entry; zero rows: not enrolled), e.g. augmented ones.
+    """
+    row = {f: i for i, f in enumerate(table.files)}
+    missing = [f for f in protocol.files if f not in row]
+    if missing:
+        raise InvalidInput(f"the face table lacks {len(missing)} photo(s), e.g. {missing[0]}")
+    chosen, _ = table.choose(tie=tie, first=first_face)
+    dim = table.templates.shape[1]
+
+    def vector(photo: str) -> NDArray[np.float32]:
+        j = chosen[row[photo]]
+        return table.templates[j] if j >= 0 else np.zeros(dim, dtype=np.float32)
+
+    subjects = [s for s, _ in protocol.gallery]
+    if gallery_templates is None:
+        gallery = np.stack([vector(f) for _, f in protocol.gallery]).astype(np.float32)
+    else:
+        gallery = np.asarray(gallery_templates, dtype=np.float32)
+    enrolled = np.linalg.norm(gallery, axis=1) > 0
+    norms = np.sum(gallery.astype(np.float64) ** 2, axis=1)
+    index = {s: i for i, s in enumerate(subjects)}
+    refused = sum(
+        1
+        for _, f in protocol.gallery
+        if chosen[row[f]] >= 0 and _rivalled(table, row[f], int(chosen[row[f]]))
+    )
+
+    mated = np.stack([vector(f) for _, f in protocol.mated]) if protocol.mated else np.zeros((0, dim))
+    truth = np.array([index[s] for s, _ in protocol.mated], dtype=np.int64)
+    held = [vector(f) for f in protocol.strangers]
+    loo = [vector(f) for s, f in protocol.gallery if s in set(protocol.distractors)]
+    strangers = np.stack(held + loo) if held or loo else np.zeros((0, dim))
+    own = np.array([-1] * len(held) + [index[s] for s in protocol.distractors], dtype=np.int64)
+
+    def scores(probes: NDArray[Any], exclude: NDArray[np.int64] | None) -> NDArray[np.float64]:
+        # 1 - |a - b|^2 / 2: the cosine for unit vectors, and monotone in the Euclidean distance
+        # for other libraries' raw descriptors (face_recognition's 0.6 is then exactly 0.82)
+        s = (probes.astype(np.float32) @ gallery.T).astype(np.float64) + 1.0
+        s -= (np.sum(probes.astype(np.float64) ** 2, axis=1)[:, None] + norms[None, :]) / 2
+        s[:, ~enrolled] = -np.inf
+        s[np.linalg.norm(probes, axis=1) == 0] = -np.inf  # no face: no answer
+        if exclude is not None:
+            rows = np.flatnonzero(exclude >= 0)
+            s[rows, exclude[rows]] = -np.inf
+        return s
+
+    s_mated, s_strangers = scores(mated, None), scores(strangers, own)
+    top_mated = np.argmax(s_mated, axis=1) if len(s_mated) else np.zeros(0, dtype=np.int64)
+    top_ok = (top_mated == truth) & np.isfinite(s_mated.max(axis=1) if len(s_mated) else np.zeros(0))
+    rank1 = float(np.mean(top_ok)) if len(top_ok) else float("nan")
+    best_mated = s_mated.max(axis=1) if len(s_mated) else np.zeros(0)
+    best_strangers = s_strangers.max(axis=1) if len(s_strangers) else np.zeros(0)
+    n_enrolled = int(enrolled.sum())
+
+    cohort = calibration.cohort if calibration is not None else None
+    if cohort is not None and n_enrolled < cohort.min_size:
+        cohort = None
+    k = cohort.k if cohort is not None else 1
+    z_mated, z_strangers = _top_z(s_mated, k), _top_z(s_strangers, k)
+
+    def point(name: str, threshold: float, z: float | None = None) -> OperatingPoint:
+        named_m = top_ok & (best_mated >= threshold) & (z_mated >= (z if z is not None else -np.inf))
+        named_s = (best_strangers >= threshold) & (z_strangers >= (z if z is not None else -np.inf))
+        fpir_ = float(np.mean(named_s)) if len(named_s) else 0.0
+        return OperatingPoint(name, threshold, fpir_, float(np.mean(~named_m)) if len(named_m) else 0.0)
+
+    points: list[OperatingPoint] = []
+    if calibration is not None:
+        default = decision_rule(calibration, n_enrolled, fpir=fpir)
+        points.append(point(default.rule, default.threshold, default.z))
+        if fmr is not None:
+            per = decision_rule(calibration, n_enrolled, fmr=fmr)
+            points.append(point(per.rule, per.threshold))
+    fr = 1 - FACE_RECOGNITION_TOLERANCE**2 / 2  # |a - b| <= 0.6  <=>  a.b >= 0.82 for unit vectors
+    points.append(point("face_recognition: nearest within distance 0.6", fr))
+    raw = {f"{t:g}": _fnir_at_fpir(best_mated, top_ok, best_strangers, t) for t in FPIR_TARGETS}
+    det = _det(best_mated, top_ok, best_strangers)
+    fnir_at = raw
+    if cohort is not None and calibration is not None:
+        cal, normalised = calibration, cohort
+
+        def family(target: float) -> float:
+            """FNIR at FPIR ``target`` of the cohort rule: raw floor for ``target``, z set empirically."""
+            floor = cal.threshold(max(normalised.raw_factor * target / n_enrolled, cal.min_fmr))
+            d_m = np.where(best_mated >= floor, z_mated, -np.inf)
+            d_s = np.where(best_strangers >= floor, z_strangers, -np.inf)
+            return _fnir_at_fpir(d_m, top_ok, d_s, target)
+
+        fnir_at = {f"{t:g}": family(t) for t in FPIR_TARGETS}
+        grid = np.logspace(np.log10(max(1.0 / max(len(best_strangers), 1), 1e-4)), 0, 40)[:-1]
+        det = (grid, np.array([family(float(t)) for t in grid]))
+    no_face = int(sum(chosen[row[f]] < 0 for f in protocol.files))
     return IdentificationReport(
-        gallery=len(gallery),
-        mated=n_mated,
+        pipeline=name or table.pipeline,
+        gallery=n_enrolled,
+        mated=len(protocol.mated),
         non_mated=len(strangers),
         rank1=rank1,
         fnir_at_fpir=fnir_at,
-        points=points,
-        no_face=int(np.sum(~has_face)),
-        model=model,
-        seconds=time.perf_counter() - started,
+        fnir_at_fpir_raw=raw,
+        points=tuple(points),
+        refused=refused,
+        no_face=no_face,
+        model=table.model,
+        det=det,
     )
 
 
+def _top_z(scores: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Per probe: its best subject's z against the next ``k`` subjects (-inf without a face)."""
+    if len(scores) == 0:
+        return np.zeros(0)
+    best = -np.sort(-scores, axis=1)[:, : k + 1]
+    z = np.full(len(scores), -np.inf)
+    for i, row in enumerate(best):
+        row = row[np.isfinite(row)]
+        if len(row):
+            mean, std = cohort_stats(row, k)
+            z[i] = (row[0] - mean) / std
+    return z
+
+
+def _rivalled(table: FaceTable, photo: int, chosen: int) -> bool:
+    rows = np.flatnonzero(table.image == photo)
+    boxes = [Box(*table.boxes[j]) for j in rows]
+    return bool(rivals(boxes, list(table.scores[rows]), int(chosen - rows[0])))
+
+
+def _rates(
+    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64], t: float
+) -> tuple[float, float]:
+    fpir = float(np.mean(stranger >= t)) if len(stranger) else 0.0
+    fnir = float(np.mean(~(ok & (best >= t)))) if len(best) else 0.0
+    return fpir, fnir
+
+
 def _fnir_at_fpir(
-    top_sim: NDArray[np.float64], top_ok: NDArray[np.bool_], stranger_sim: NDArray[np.float64], fpir: float
+    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64], fpir: float
 ) -> float:
     """FNIR at the lowest threshold that gives at most ``fpir`` of the strangers an answer."""
-    if len(stranger_sim) == 0:
-        return float("nan")
-    ranked = np.sort(stranger_sim)[::-1]
-    allowed = int(np.floor(fpir * len(ranked)))  # strangers that may score at or above the threshold
-    threshold = float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else -1.0
-    return _rates(top_sim, top_ok, stranger_sim, threshold)[1]
+    finite = np.sort(stranger[np.isfinite(stranger)])[::-1]
+    if len(stranger) == 0 or fpir * len(stranger) < 1:
+        return float("nan")  # not resolved: fewer strangers than 1 / fpir
+    allowed = int(np.floor(fpir * len(stranger)))
+    threshold = float(np.nextafter(finite[allowed], np.inf)) if allowed < len(finite) else -np.inf
+    return _rates(best, ok, stranger, threshold)[1]
+
+
+def _det(
+    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(FPIR, FNIR) at every threshold a stranger's score sets."""
+    finite = np.sort(stranger[np.isfinite(stranger)])[::-1]
+    if len(finite) == 0 or len(best) == 0:
+        return np.zeros(0), np.zeros(0)
+    thresholds = np.nextafter(finite, np.inf)
+    fpir = np.arange(len(finite)) / len(stranger)
+    hits = np.sort(best[ok])
+    fnir = 1.0 - (len(hits) - np.searchsorted(hits, thresholds, side="left")) / len(best)
+    return fpir, fnir
+
+
+def plot_det(
+    reports: Sequence[IdentificationReport], path: str | os.PathLike[str], *, title: str = ""
+) -> None:
+    """Write the DET curves (FNIR against FPIR, log axes) of ``reports`` into one plot (PNG, SVG, PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    for report in reports:
+        fpir, fnir = report.det
+        keep = fpir > 0
+        (line,) = ax.loglog(
+            fpir[keep], np.maximum(fnir[keep], 1e-3), label=f"{report.pipeline} (rank-1 {report.rank1:.3f})"
+        )
+        point = report.default
+        if point.fpir > 0:
+            ax.plot(point.fpir, max(point.fnir, 1e-3), "o", color=line.get_color())
+    ax.set(
+        xlabel="FPIR (strangers given a name)",
+        ylabel="FNIR (mates not named)",
+        title=title or "DET, 1:N open set",
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(os.fspath(path), dpi=110)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{path}: cannot write plot ({exc})") from None
+    finally:
+        plt.close(fig)
+
+
+def evaluate_identification(
+    root: str | os.PathLike[str],
+    *,
+    settings: Settings | None = None,
+    fmr: float = 1e-3,
+    fpir: float = DEFAULT_FPIR,
+    held_out: int = 300,
+    per_person: int = 2,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+    table: FaceTable | None = None,
+) -> IdentificationReport:
+    """Run the protocol on the photos under ``root``; ``table`` (from :func:`find_faces`) skips detection."""
+    started = time.perf_counter()
+    root = Path(root)
+    settings = settings or Settings.from_env()
+    protocol = build_protocol(people_folders(root), held_out=held_out, per_person=per_person, seed=seed)
+    if table is None:
+        if on_total is not None:
+            on_total(len(protocol.files))
+        table = find_faces(root, protocol.files, settings=settings, workers=workers, progress=progress)
+    calibration = load_calibration(table.model)
+    report = score_protocol(protocol, table, calibration=calibration, fpir=fpir, fmr=fmr)
+    return dataclasses.replace(report, seconds=time.perf_counter() - started)

@@ -141,10 +141,22 @@ def test_subject_life_cycle_search_audit_erase(server: Server, jpegs: dict[str, 
     )
     assert hit.status_code == 200, hit.text
     assert [m["subject"] for m in hit.json()["faces"][0]["matches"]] == ["eileen"]
+    # the answer says which threshold it used and why: by default FPIR 0.01 over the eligible subjects
+    assert hit.json()["rule"] == "fpir 0.01 over 1 subject" and hit.json()["eligible"] == 1
+    assert hit.json()["fpir"] == 0.01 and hit.json()["fmr"] == 0.01
     stranger = search.post(
         "/v1/search", json={"image": b64(jpegs["hopper"]), "purpose": "lab door", "top_k": 3}
     )
     assert stranger.json()["faces"][0]["matches"] == []
+    strict = search.post(
+        "/v1/search", json={"image": b64(jpegs["hopper"]), "purpose": "lab door", "fmr": 1e-4}
+    )
+    assert strict.json()["rule"] == "fmr 0.0001 per comparison" and strict.json()["fpir"] is None
+    assert strict.json()["threshold"] > hit.json()["threshold"]
+    both = search.post(
+        "/v1/search", json={"image": b64(jpegs["hopper"]), "purpose": "lab door", "fmr": 1e-4, "fpir": 0.01}
+    )
+    error(both, 400, "invalid_input")
 
     entries = server.client("audit").get("/v1/audit", params={"subject": "eileen"}).json()["entries"]
     searches = [e for e in entries if e["operation"] == "search"]

@@ -13,6 +13,7 @@ from faceprint.faces import Template
 from faceprint.imageio import RGBImage
 from faceprint.store import Sample, Store
 from faceprint.store.gallery import default_store_path
+from faceprint.store.openset import decision_rule
 
 
 def test_enrol_then_search_finds_the_person_and_not_a_stranger(
@@ -143,12 +144,39 @@ def two_people(samples: dict[str, RGBImage]) -> RGBImage:
 def test_a_photo_of_two_people_is_refused_for_enrolment(store: Store, samples: dict[str, RGBImage]) -> None:
     group = two_people(samples)
     assert len(store.engine.detect(group)) >= 2
-    with pytest.raises(ManyFaces):
+    with pytest.raises(ManyFaces, match="2 faces of similar size found"):
         store.enroll("someone", [group], purpose="p")
     assert store.subjects() == []
     # the astronaut photo's weak second detection (score 0.1) is no rival: it enrols
     assert store.enroll("eileen", [samples["astronaut"]], purpose="p").added == 1
     assert store.enroll("grace", [group], purpose="p", largest_face=True).added == 1
+
+
+def off_centre_pair(samples: dict[str, RGBImage]) -> RGBImage:
+    """Grace Hopper at the left edge, her face slightly larger than Eileen Collins' in the middle."""
+    hopper = np.asarray(Image.fromarray(samples["hopper"]).resize((307, 360)))  # face ~103 px (Eileen: 99)
+    canvas = np.full((512, 1200, 3), 255, np.uint8)
+    canvas[:360, :307] = hopper
+    canvas[:, 400:912] = samples["astronaut"]
+    return canvas
+
+
+def test_the_main_face_is_the_central_one_among_faces_of_about_a_size(
+    store: Store, samples: dict[str, RGBImage], package_samples: dict[str, Sample]
+) -> None:
+    pair = off_centre_pair(samples)
+    faces = store.engine.detect(pair)
+    assert len(faces) == 2 and faces[0].box.center[0] < 300  # the largest is Grace, at the edge
+    with pytest.raises(ManyFaces, match=r"2 faces of similar size.*--largest-face.*largest_face"):
+        store.sample(pair)
+    chosen = store.sample(pair, largest_face=True)
+    eileen = package_samples["astronaut"].template.vector
+    assert chosen.box is not None and chosen.box.center[0] > 500
+    assert float(chosen.template.vector @ eileen) > 0.95
+    store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
+    store.enroll("grace", [package_samples["hopper"]], purpose="p")
+    (face,) = store.search(pair, purpose="p").faces  # a search takes the same face
+    assert [m.subject for m in face.matches] == ["eileen"]
 
 
 def test_bad_arguments_are_typed_errors(store: Store, package_samples: dict[str, Sample]) -> None:
@@ -248,6 +276,73 @@ def test_subjects_lists_consent(store: Store, package_samples: dict[str, Sample]
     assert subject.consent.evidence == "form" and subject.consent.expires_at == expires
     assert subject.to_json()["consent"]["purpose"] == "p"
     assert len(store) == 1
+
+
+def test_the_default_threshold_bounds_fpir_over_the_eligible_subjects(
+    store: Store, package_samples: dict[str, Sample]
+) -> None:
+    calibration = store.engine.calibration
+    for i in range(5):
+        store.enroll(f"s{i}", [package_samples["hopper"]], purpose="p")
+    store.create_subject("no-templates-yet", purpose="p")  # cannot match: not counted
+    store.enroll("elsewhere", [package_samples["hopper"]], purpose="q")  # not compared: not counted
+    probe = package_samples["astronaut"].template
+    result = store.search(probe, purpose="p")
+    assert (result.rule, result.eligible, result.fpir) == ("fpir 0.01 over 5 subjects", 5, 0.01)
+    assert result.fmr == pytest.approx(0.002) and result.threshold == calibration.threshold(0.002)
+    assert result.to_json()["rule"] == result.rule and result.to_json()["threshold"] == pytest.approx(
+        result.threshold
+    )
+    store.enroll("s5", [package_samples["hopper"]], purpose="p")  # the count follows enrolment ...
+    assert store.search(probe, purpose="p").rule == "fpir 0.01 over 6 subjects"
+    store.erase("s0")  # ... and erasure
+    assert store.search(probe, purpose="p").rule == "fpir 0.01 over 5 subjects"
+    per = store.search(probe, purpose="p", fmr=1e-3)  # the per-comparison rule stays
+    assert (per.rule, per.fpir, per.threshold) == (
+        "fmr 0.001 per comparison",
+        None,
+        calibration.threshold(1e-3),
+    )
+    with pytest.raises(InvalidInput, match="not both"):
+        store.search(probe, purpose="p", fmr=1e-3, fpir=0.01)
+
+
+def test_large_galleries_use_the_cohort_normalised_rule(tmp_path: Path, engine: faceprint.Engine) -> None:
+    """300 subjects: past the cohort table's smallest gallery, a name also needs to stand out of the crowd."""
+    rng = np.random.default_rng(0)
+    model = engine.model_id
+    vectors = rng.normal(size=(301, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+        store.enroll_many(
+            [(f"s{i}", [Sample(Template(v, model), f"h{i}")]) for i, v in enumerate(vectors[:300])],
+            purpose="p",
+        )
+        near = vectors[7] + 0.05 * vectors[300]  # a mate of s7: similarity ~0.999, alone above the crowd
+        found = store.search(Template(near, model), purpose="p")
+        assert found.rule.startswith("fpir 0.01 over 300 subjects, cohort-normalised (z >= ")
+        decision = decision_rule(engine.calibration, 300)
+        assert decision.z is not None and found.threshold == decision.threshold
+        assert [m.subject for m in found.faces[0].matches] == ["s7"]
+        # two subjects equally close: each is only as far above the crowd as the other, still named
+        twin = vectors[7] + vectors[8]
+        both = store.search(Template(twin, model), purpose="p").faces[0].matches
+        assert {m.subject for m in both} <= {"s7", "s8"}
+        stranger = store.search(Template(vectors[300], model), purpose="p")
+        assert stranger.faces[0].matches == ()
+        # the per-comparison rule ignores the cohort
+        assert store.search(Template(near, model), purpose="p", fmr=1e-3).rule == "fmr 0.001 per comparison"
+
+
+def test_the_eligible_count_follows_consent_expiry(tmp_path: Path, engine: faceprint.Engine) -> None:
+    moment = [datetime(2030, 1, 1, tzinfo=UTC)]
+    with Store(tmp_path / "g.db", engine=engine, clock=lambda: moment[0]) as store:
+        template = Template(np.ones(128, np.float32), engine.model_id)
+        store.enroll("short", [Sample(template, "a")], purpose="p", expires_at=moment[0] + timedelta(days=1))
+        store.enroll("long", [Sample(template, "b")], purpose="p")
+        assert store.search(template, purpose="p").eligible == 2
+        moment[0] += timedelta(days=2)  # "short" expired: no longer compared, not counted
+        assert store.search(template, purpose="p").eligible == 1
 
 
 def test_fpir_sets_the_threshold_from_the_gallery_size(

@@ -74,7 +74,9 @@ def test_searches_keep_working_while_another_process_enrols(
             nonlocal searches, errors
             while writer.poll() is None:
                 try:
-                    assert store.search(probe, purpose="p", top_k=3).matched
+                    # the per-comparison rule: past 200 subjects the default's cohort rule rightly names
+                    # no one when the gallery holds the probe's face under hundreds of names
+                    assert store.search(probe, purpose="p", top_k=3, fmr=1e-3).matched
                     searches += 1
                 except Exception:
                     errors += 1

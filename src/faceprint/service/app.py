@@ -323,7 +323,9 @@ def _routes(app: FastAPI) -> None:
     async def search(request: Request, key: Annotated[ApiKey, Depends(require("search"))]) -> dict[str, Any]:
         """Who is this? Subjects consented to ``purpose`` whose best template passes the threshold.
 
-        The audit log records the key's name and the purpose.
+        By default at most ``fpir`` = 1% of strangers get a name (threshold at FMR = FPIR / subjects);
+        ``fmr`` fixes the per-comparison rate instead. The answer says which threshold it used and
+        why (``threshold``, ``rule``). The audit log records the key's name and the purpose.
         """
         params, images = await _images_and_params(request, s.SearchIn)
         result = await _service(request).pool.search(
@@ -335,12 +337,7 @@ def _routes(app: FastAPI) -> None:
             fpir=params.fpir,
             all_faces=params.all_faces,
         )
-        return {
-            "faces": [f.to_json() for f in result.faces],
-            "fmr": result.fmr,
-            "threshold": result.threshold,
-            "fpir": result.fpir,
-        }
+        return result.to_json()
 
     @app.get("/v1/subjects", response_model=s.SubjectsOut, tags=["gallery"])
     async def list_subjects(

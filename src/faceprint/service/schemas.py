@@ -75,8 +75,10 @@ class SearchIn(_In):
     image: Image64
     purpose: Text
     top_k: Annotated[int, Field(ge=1, le=100)] = 5
-    fmr: Fmr = 1e-3
-    fpir: Annotated[float | None, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = None
+    fmr: Fmr | None = Field(default=None, description="set the threshold per comparison instead of by fpir")
+    fpir: Annotated[float | None, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = Field(
+        default=None, description="share of strangers who may be given a name; default 0.01"
+    )
     all_faces: bool = False
 
 
@@ -159,9 +161,11 @@ class FaceSearchOut(_Out):
 
 class SearchOut(_Out):
     faces: list[FaceSearchOut]
-    fmr: float
-    threshold: float
-    fpir: float | None
+    threshold: float = Field(description="similarity a subject needed for a name")
+    rule: str = Field(description="why this threshold, e.g. 'fpir 0.01 over 1200 subjects'")
+    fmr: float = Field(description="per-comparison false match rate at the threshold")
+    fpir: float | None = Field(description="the bound on strangers named, when the rule is FPIR")
+    eligible: int = Field(description="subjects compared against")
 
 
 class ConsentOut(_Out):

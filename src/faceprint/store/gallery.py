@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from . import compliance
 from .database import Connection, is_url, open_database
 from .index_cache import IndexCache, postgres_index_dir
 from .keys import ApiKeys
+from .openset import Decision, cohort_stats, decision_rule
 from .protection import Protector, key_file_path
 from .records import (
     AuditEntry,
@@ -156,6 +158,8 @@ class Store:
         self._index_lock = self._cache.lock
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
+        #: purpose -> (feed position, eligible subjects, valid until)
+        self._eligible_cache: dict[str, tuple[int, int, datetime]] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -211,23 +215,25 @@ class Store:
     def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
         """Embed the one face in ``image`` for enrolment.
 
-        The largest face is taken. Raises :class:`NoFace` when there is none and
-        :class:`ManyFaces` when another face is about as large and as clearly detected (enrolling a
-        bystander by mistake is worse than asking), unless ``largest_face``.
+        Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
+        the main one (at least half as large and as clearly detected: enrolling a bystander by
+        mistake is worse than asking), unless ``largest_face``: then the main face is taken, the
+        largest or, among faces of about the same size, the one nearest the centre
+        (:meth:`Engine.embed_main`).
         """
         engine = self.engine
         rgb, digest = load_image_and_digest(
             image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
         )
-        faces = engine.embed(rgb)
-        if not faces:
-            raise NoFace(f"{describe(image)}: no face found")
-        face = faces[0]
-        rivals = [f for f in faces[1:] if _comparable(f, face)]
-        if rivals and not largest_face:
+        try:
+            face, others = engine.embed_main(rgb)
+        except NoFace:
+            raise NoFace(f"{describe(image)}: no face found") from None
+        if others and not largest_face:
             raise ManyFaces(
-                f"{describe(image)}: {len(rivals) + 1} faces of similar size found; enrol a photo of one "
-                "person (or choose the largest face explicitly)"
+                f"{describe(image)}: {len(others) + 1} faces of similar size found; enrol a photo of one "
+                "person, or take the main face (the largest; among faces of about the same size, the one "
+                "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
             )
         assert face.template is not None
         return Sample(template=face.template, source=digest, box=face.box)
@@ -472,19 +478,23 @@ class Store:
         purpose: str,
         actor: str | None = None,
         top_k: int = 5,
-        fmr: float = 1e-3,
+        fmr: float | None = None,
         fpir: float | None = None,
         all_faces: bool = False,
     ) -> SearchResult:
-        """Who is the face in ``probe``? Subjects whose best template passes the threshold at ``fmr``.
+        """Who is the face in ``probe``? The subjects whose best template passes the threshold.
 
         Open-set: a face nobody passes for gets no matches. Only subjects whose consent covers
-        ``purpose`` and has not expired are candidates. ``fmr`` is per comparison: against ``N``
-        subjects the chance that a stranger matches someone is about ``N * fmr``; give ``fpir``
-        instead to bound that chance (the threshold is then set at ``fmr = fpir / N`` for the
-        ``N`` subjects eligible for ``purpose``). An image is searched by its largest face, or
-        by every face with ``all_faces``. Every search writes an audit row (who, when, purpose,
-        subjects matched, number of faces matched; never the probe), durably, before it returns.
+        ``purpose`` and has not expired are candidates. By default the threshold bounds the share
+        of strangers given a name at ``fpir`` = :data:`~faceprint.store.openset.DEFAULT_FPIR`
+        (0.01): against the ``N`` subjects eligible for ``purpose`` it is set at a per-comparison
+        false match rate of ``fpir / N``, so it rises with the gallery. ``fmr`` sets the
+        per-comparison rate instead (a stranger is then named with probability up to about
+        ``N * fmr``); give one or the other. The result says which threshold was used and why
+        (:attr:`SearchResult.rule`). An image is searched by its main face
+        (:meth:`Engine.embed_main`), or by every face with ``all_faces``. Every search writes an
+        audit row (who, when, purpose, subjects matched, number of faces matched; never the
+        probe), durably, before it returns.
         """
         return self.search_many(
             [probe], purpose=purpose, actor=actor, top_k=top_k, fmr=fmr, fpir=fpir, all_faces=all_faces
@@ -497,7 +507,7 @@ class Store:
         purpose: str,
         actor: str | None = None,
         top_k: int = 5,
-        fmr: float = 1e-3,
+        fmr: float | None = None,
         fpir: float | None = None,
         all_faces: bool = False,
     ) -> list[SearchResult]:
@@ -511,11 +521,11 @@ class Store:
             raise InvalidInput(f"top_k must be between 1 and 100, not {top_k}")
         model = self.model_id
         calibration = self._calibration(model or self.engine.model_id)
-        if fpir is not None:
-            if not 0.0 < fpir < 1.0:
-                raise InvalidInput(f"fpir must be between 0 and 1 (exclusive), not {fpir}")
-            fmr = fpir / max(1, self._eligible(purpose))
-        threshold = calibration.threshold(fmr)  # validates fmr before any image work
+        # validates fmr / fpir before any image work
+        index = self._synced_index() if model is not None else None  # follows other processes' writes
+        eligible = self._eligible(purpose, index.seq if index is not None else -1)
+        decision = decision_rule(calibration, eligible, fmr=fmr, fpir=fpir)
+        threshold = decision.threshold
         self._check_purpose(purpose)
         answers: list[SearchResult] = []
         for probe in probes:
@@ -527,9 +537,9 @@ class Store:
                         f"this store holds {model} templates; the probe is {face.template.model}"
                     )
             found: list[list[tuple[str, float]]] = [[] for _ in faces]
-            if model is not None:
+            if index is not None:
                 queries = np.stack([f.template.vector for f in faces if f.template])
-                found = self._identify(queries, purpose, top_k, threshold)
+                found = self._identify(queries, purpose, top_k, decision, index)
             results = tuple(
                 FaceSearch(
                     box=face.box if face.box.width > 0 else None,
@@ -537,7 +547,16 @@ class Store:
                 )
                 for face, matches in zip(faces, found, strict=True)
             )
-            answers.append(SearchResult(faces=results, fmr=fmr, threshold=threshold, fpir=fpir))
+            answers.append(
+                SearchResult(
+                    faces=results,
+                    fmr=decision.fmr,
+                    threshold=threshold,
+                    fpir=decision.fpir,
+                    rule=decision.rule,
+                    eligible=decision.eligible,
+                )
+            )
 
         def audit(conn: Connection) -> None:
             now = isoformat(self._clock())
@@ -567,13 +586,27 @@ class Store:
         cutoff = isoformat(now - timedelta(days=days)) if days else ""
         return isoformat(now), cutoff
 
-    def _eligible(self, purpose: str) -> int:
-        """How many subjects a search for ``purpose`` compares against (consented, not expired)."""
+    def _eligible(self, purpose: str, seq: int) -> int:
+        """How many subjects a search for ``purpose`` compares against (consented, active, with templates).
+
+        Cached per purpose until the changes feed moves (enrolment, erasure, here or in another
+        process) or the first of those subjects' consent expiry or idle limit passes.
+        """
+        now = self._clock()
+        held = self._eligible_cache.get(purpose)
+        if held is not None and held[0] == seq and now < held[2]:
+            return held[1]
         with self.db.read() as conn:
             row = conn.execute(
-                f"SELECT count(*) FROM subjects s WHERE s.purpose = ? AND {_ACTIVE}",
+                f"SELECT count(*), min(s.expires_at), min(s.last_seen_at) FROM subjects s WHERE s.purpose = ? "
+                f"AND {_ACTIVE} AND EXISTS (SELECT 1 FROM templates t WHERE t.subject_id = s.id)",
                 (purpose, *self._active_params()),
             ).fetchone()
+        until = _parse_time(row[1]) or datetime.max.replace(tzinfo=UTC)
+        days = self.settings.max_idle_days
+        if days and row[2] is not None:
+            until = min(until, datetime.fromisoformat(row[2]) + timedelta(days=days))
+        self._eligible_cache[purpose] = (seq, int(row[0]), until)
         return int(row[0])
 
     def _check_purpose(self, purpose: str) -> None:
@@ -595,32 +628,45 @@ class Store:
             if probe.template is None:
                 raise InvalidInput("this face has no template; get it from Engine.embed")
             return [probe]
-        faces = self.engine.embed(probe, largest_only=not all_faces)
+        if not all_faces:
+            try:
+                return [self.engine.embed_main(probe)[0]]
+            except NoFace:
+                raise NoFace(f"{describe(probe)}: no face found") from None
+        faces = self.engine.embed(probe)
         if not faces:
             raise NoFace(f"{describe(probe)}: no face found")
         return faces
 
     def _identify(
-        self, queries: NDArray[np.float32], purpose: str, top_k: int, threshold: float
+        self, queries: NDArray[np.float32], purpose: str, top_k: int, decision: Decision, index: VectorIndex
     ) -> list[list[tuple[str, float]]]:
-        """Per engine template: up to ``top_k`` (subject, best similarity) passing ``threshold``, best first."""
-        index = self._synced_index()  # first: it follows key rotations made by other processes
+        """Per engine template: up to ``top_k`` (subject, best similarity) that ``decision`` names, best first.
+
+        ``index`` was synced first: it follows key rotations made by other processes. The
+        cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score.
+        """
         queries = self._protector.protect(queries)
         total = len(index)
         if total == 0:
             return [[] for _ in queries]
         now = isoformat(self._clock())
+        k = decision.k if decision.z is not None else 0
+        floor = -math.inf if k else decision.threshold
         answers: list[list[tuple[str, float]]] = []
         for query in queries:
-            wanted = min(total, top_k * 4 + 32)
+            wanted = min(total, top_k * 4 + 32 + (k + 1 if k else 0))
             while True:
                 ids, sims = index.search(query[None, :], wanted)
                 hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
-                best = self._best_per_subject(hits, purpose, now, threshold)
-                exhausted = wanted >= total or not hits or hits[-1][1] < threshold
-                if len(best) >= top_k or exhausted:
+                best = self._best_per_subject(hits, purpose, now, floor)
+                exhausted = wanted >= total or not hits or hits[-1][1] < floor
+                if len(best) >= max(top_k, k + 1) or exhausted:
                     break
                 wanted = min(total, wanted * 4)
+            if k:
+                mean, std = cohort_stats([sim for _, sim in best], k)
+                best = [(name, sim) for name, sim in best if decision.passes(sim, (sim - mean) / std)]
             answers.append(best[:top_k])
         return answers
 
@@ -890,11 +936,6 @@ def _subject(row: Sequence[Any]) -> Subject:
         created_at=datetime.fromisoformat(row[5]),
         last_seen_at=datetime.fromisoformat(row[6]),
     )
-
-
-def _comparable(other: Face, largest: Face) -> bool:
-    """Could ``other`` be the intended face as well as ``largest``? (at least half its size and score)"""
-    return other.box.area >= 0.5 * largest.box.area and other.score >= 0.5 * largest.score
 
 
 def _user() -> str:

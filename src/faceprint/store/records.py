@@ -108,16 +108,29 @@ class FaceSearch:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The answer to one search: every probe face searched, the threshold and FMR it was run at."""
+    """The answer to one search: every probe face searched, and the threshold used and why."""
 
     faces: tuple[FaceSearch, ...]
-    fmr: float  # per comparison
+    fmr: float  # per comparison, at the threshold (asked for, or FPIR / eligible subjects)
     threshold: float  # similarity
     fpir: float | None = None  # the bound asked for, when the threshold was set by FPIR
+    rule: str = ""  # why this threshold: "fpir 0.01 over 1200 subjects" or "fmr 0.001 per comparison"
+    eligible: int = 0  # subjects compared against (consented to the purpose, not expired)
 
     @property
     def matched(self) -> bool:
         return any(face.matches for face in self.faces)
+
+    def to_json(self) -> dict[str, Any]:
+        """The faces and the decision: ``threshold``, ``rule``, ``fmr``, ``fpir``, ``eligible``."""
+        return {
+            "faces": [face.to_json() for face in self.faces],
+            "threshold": round(self.threshold, 6),
+            "rule": self.rule,
+            "fmr": self.fmr,
+            "fpir": self.fpir,
+            "eligible": self.eligible,
+        }
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,7 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       const r = await api("/v1/search", { method: "POST", body: form });
       await drawSearch(file, r);
+      $("search-rule").textContent = "threshold " + r.threshold.toFixed(4) + " (" + r.rule + ")";
       const names = r.faces.flatMap((f) => f.matches.map((m) => m.subject));
       status("search done: " + (names.length ? names.join(", ") : "no match"));
     } catch (e) { status(e.message, true); }
