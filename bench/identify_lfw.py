@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/compose.py
 
 from faceprint.calibrate import load_calibration
 from faceprint.config import Settings
+from faceprint.engine import Engine
 from faceprint.faces import Box
 from faceprint.identification import (
     FaceTable,
@@ -136,7 +137,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--held-out", type=int, default=300)
     parser.add_argument("--per-person", type=int, default=2)
-    parser.add_argument("--upsample", type=int, default=1)
+    parser.add_argument(
+        "--upsample", type=int, default=None, help="faceprint pipelines (default: each detector's own)"
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/faceprint-1n"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plot", type=Path, default=None)
@@ -154,7 +157,10 @@ def main() -> int:
     reports = []
     for name in args.pipelines.split(","):
         # one table per pipeline, grown by the photos a run needs and it lacks (subsets cost nothing)
-        cache = args.cache / f"faces-{args.photos}-{name}-up{args.upsample}.npz"
+        up = 1 if not name.startswith("faceprint-") else args.upsample
+        if up is None:  # the detector's own default, as a plain engine uses it
+            up = Engine(dataclasses.replace(Settings.from_env(), detector=name.removeprefix("faceprint-"))).upsample
+        cache = args.cache / f"faces-{args.photos}-{name}-up{up}.npz"
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
         if missing:
@@ -163,7 +169,7 @@ def main() -> int:
                 found = face_recognition_table(root, missing, args.workers)
             elif name.startswith("faceprint-"):
                 settings = dataclasses.replace(
-                    Settings.from_env(), detector=name.removeprefix("faceprint-"), upsample=args.upsample
+                    Settings.from_env(), detector=name.removeprefix("faceprint-"), upsample=up
                 )
                 found = find_faces(root, missing, settings=settings, workers=args.workers)
             else:
