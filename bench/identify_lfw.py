@@ -159,7 +159,9 @@ def main() -> int:
         # one table per pipeline, grown by the photos a run needs and it lacks (subsets cost nothing)
         up = 1 if not name.startswith("faceprint-") else args.upsample
         if up is None:  # the detector's own default, as a plain engine uses it
-            up = Engine(dataclasses.replace(Settings.from_env(), detector=name.removeprefix("faceprint-"))).upsample
+            up = Engine(
+                dataclasses.replace(Settings.from_env(), detector=name.removeprefix("faceprint-"))
+            ).upsample
         cache = args.cache / f"faces-{args.photos}-{name}-up{up}.npz"
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
