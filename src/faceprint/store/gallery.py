@@ -681,8 +681,10 @@ class Store:
             owners = {
                 int(r[0]): str(r[1])
                 for r in conn.execute(
-                    f"SELECT t.id, s.name FROM templates t JOIN subjects s ON s.id = t.subject_id "
-                    f"WHERE t.id IN ({marks}) AND s.purpose = ? AND {_ACTIVE}",
+                    # CROSS JOIN: SQLite must look the few templates up by id first, not walk every
+                    # subject of the purpose (150 ms at 200,000 subjects); PostgreSQL plans it alike
+                    f"SELECT t.id, s.name FROM templates t CROSS JOIN subjects s "
+                    f"WHERE s.id = t.subject_id AND t.id IN ({marks}) AND s.purpose = ? AND {_ACTIVE}",
                     (*[i for i, _ in passing], purpose, *self._active_params()),
                 )
             }
