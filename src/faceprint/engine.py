@@ -22,7 +22,7 @@ from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
-from .models.registry import detector_defaults, load_detector, load_embedder, load_landmarker
+from .models.registry import detector_defaults, detector_names, load_detector, load_embedder, load_landmarker
 from .quality import Quality, assess
 
 __all__ = ["Engine", "FaceInput"]
@@ -80,13 +80,6 @@ def _reduction(box: tuple[float, float, float, float]) -> int:
     """The largest reduction of the photo in which a face with this box is still :data:`_CHIP_FACE` wide."""
     side = min(box[2] - box[0], box[3] - box[1])
     return max(r for r in REDUCTIONS if r == 1 or side / r >= _CHIP_FACE)
-
-
-def _start_box(hit: _Hit) -> tuple[float, float, float, float] | None:
-    """Where the predictor starts for a hit, in original pixels: the detector's box, or ``None`` when
-    the detector gave eye keypoints (the start is then fitted to them on the chosen decode)."""
-    box, _, keypoints = hit
-    return None if keypoints is not None else (box.left, box.top, box.right, box.bottom)
 
 
 def dlib_box(fitted: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -283,16 +276,25 @@ class Engine:
         sx, sy = photo.width / image.shape[1], photo.height / image.shape[0]
         with self._run_lock:
             found = detector.detect(image, self.upsample)
+        # the mapping of the detector that ran (a test double or an operator's has none)
+        known = detector.name in detector_names()
+        mapping = detector_defaults(detector.name).get("dlib_box") if known else None
         hits: list[_Hit] = []
         for d in found:
             points = None if d.keypoints is None else np.asarray(d.keypoints, dtype=np.float64) * (sx, sy)
             if points is not None and np.linalg.norm(points[0] - points[1]) < _EYES * (d.right - d.left) * sx:
                 continue  # eyes almost on top of each other: not a face (real ones: 0.3-0.5 of the box)
-            hits.append((Box(d.left * sx, d.top * sy, d.right * sx, d.bottom * sy), d.score, points))
+            box = Box(d.left * sx, d.top * sy, d.right * sx, d.bottom * sy)
+            if isinstance(mapping, list):  # the detector's box moved and scaled onto dlib's (its manifest)
+                dx, dy, scale = (float(v) for v in mapping)
+                half = box.width * scale / 2
+                cx, cy = box.center[0] + dx * box.width, box.center[1] + dy * box.width
+                box = Box(cx - half, cy - half, cx + half, cy + half)
+            hits.append((box, d.score, points))
         return hits
 
     def _locate(self, photo: Photo, hits: Sequence[_Hit], detector: str) -> list[_Found]:
-        """The 5 landmarks of each hit, from the box the predictor expects (``refine_landmarks``).
+        """The 5 landmarks of each hit, from its box (of dlib's kind; refined with ``refine_landmarks``).
 
         Each face is located on the smallest decode of the photo in which it is still about as wide
         as the embedder's chip (:func:`_reduction`); a face whose settled box calls for another
@@ -301,23 +303,19 @@ class Engine:
         """
         if not hits:
             return []
-        starts: list[tuple[float, float, float, float] | None] = [_start_box(h) for h in hits]
+        starts = [(h[0].left, h[0].top, h[0].right, h[0].bottom) for h in hits]
         found: list[_Found | None] = [None] * len(hits)
         todo = list(range(len(hits)))
         for attempt in range(2):
             by_reduction: dict[int, list[int]] = {}
             for i in todo:
-                b = hits[i][0]
-                by_reduction.setdefault(
-                    _reduction(starts[i] or (b.left, b.top, b.right, b.bottom)), []
-                ).append(i)
+                by_reduction.setdefault(_reduction(starts[i]), []).append(i)
             photo.prefetch(by_reduction)
             todo = []
             for reduce, members in sorted(by_reduction.items()):
                 image = photo.at(reduce)
                 sx, sy = image.shape[1] / photo.width, image.shape[0] / photo.height
-                chosen = [hits[i] for i in members]
-                boxes, points = self._landmarks(image, chosen, [starts[i] for i in members], sx, sy)
+                boxes, points = self._landmarks(image, [starts[i] for i in members], sx, sy)
                 for i, box, pts in zip(members, boxes, points, strict=True):
                     settled = (box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy)
                     if attempt == 0 and _reduction(settled) != reduce:
@@ -327,34 +325,12 @@ class Engine:
         return [f for f in found if f is not None]
 
     def _landmarks(
-        self,
-        image: RGBImage,
-        hits: Sequence[_Hit],
-        starts: Sequence[tuple[float, float, float, float] | None],
-        sx: float,
-        sy: float,
+        self, image: RGBImage, starts: Sequence[tuple[float, float, float, float]], sx: float, sy: float
     ) -> tuple[list[tuple[float, float, float, float]], NDArray[np.float64]]:
-        """The settled boxes and points of faces starting from ``starts`` (original pixels), on ``image``."""
+        """The (settled) boxes and points, in ``image``'s pixels, of faces starting from ``starts``
+        (original pixels)."""
         _, landmarker, _ = self._models(embed=False)
-        mean = landmarker.mean_shape
-        eyes = np.stack([mean[0:2].mean(axis=0), mean[2:4].mean(axis=0)])
-        boxes: list[tuple[float, float, float, float]] = []
-        mapping = detector_defaults(self.settings.detector).get("dlib_box")
-        for (box, _, keypoints), start in zip(hits, starts, strict=True):
-            if keypoints is not None and start is None and isinstance(mapping, list):
-                # the detector's box moved and scaled onto dlib's (constants in its manifest)
-                dx, dy, scale = (float(v) for v in mapping)
-                side = box.width * scale
-                cx, cy = box.center[0] + dx * box.width, box.center[1] + dy * box.width
-                half = side / 2
-                boxes.append(((cx - half) * sx, (cy - half) * sy, (cx + half) * sx, (cy + half) * sy))
-            elif keypoints is not None and start is None:  # the detector's eyes where the mean eyes sit
-                seen = keypoints[:2] * (sx, sy)
-                seen = seen[np.argsort(-seen[:, 0])]  # the mean shape's first eye is on the image's right
-                boxes.append(dlib_box(fit_box(eyes, seen)))
-            else:
-                assert start is not None
-                boxes.append((start[0] * sx, start[1] * sy, start[2] * sx, start[3] * sy))
+        boxes = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in starts]
         with self._run_lock:
             points = landmarker.locate_many(image, boxes)
             if self.settings.refine_landmarks:
