@@ -75,22 +75,15 @@ class Manifest:
 
     def verified_path(self) -> Path:
         """:meth:`path`, after checking the file's SHA-256 against the manifest."""
+        from .onnx_graph import file_sha256
+
         path = self.path()
-        stat = path.stat()
-        if self.sha256 is not None and _sha256(str(path), stat.st_mtime_ns, stat.st_size) != self.sha256:
+        if self.sha256 is not None and file_sha256(path) != self.sha256:
             raise ModelError(
                 f"{path.name} from {self.package!r} does not have the SHA-256 its manifest records; "
                 f"reinstall it ({self.install})"
             )
         return path
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    """The file's SHA-256, computed once per process for each version of the file."""
-    from .onnx_graph import file_sha256
-
-    return file_sha256(Path(path))
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ corrupt cache file is rebuilt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -35,8 +36,16 @@ def cache_dir(setting: str = "") -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, computed once per process for each version of the file (path, mtime,
+    size): the manifest check and the cache names of the converted graphs share it."""
+    stat = path.stat()
+    return _sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
