@@ -11,8 +11,9 @@ the middle) in a bigger photo of 300-640 px (``tests/compose.py:compose_portrait
 file name), so detection, face choice and upsampling are exercised, not only LFW's central crop.
 Every pipeline sees the same JPEG bytes:
 
-- ``faceprint-hog``, ``faceprint-cnn``: ``Engine.embed`` (every face), the main face chosen as the
-  library does, decided by the store's default rule;
+- ``faceprint-blazeface``, ``faceprint-hog``, ``faceprint-cnn``: ``Engine.embed`` (every face, templates
+  mirror-averaged as by default; ``faceprint-hog+plain``: not), the main face chosen as the store
+  does, decided by the store's default rule;
 - ``face_recognition``: ``face_locations`` (HOG, upsample 1) + ``face_encodings`` (5-point
   landmarks, as its default), the first face, the nearest gallery face within distance 0.6.
 
@@ -132,7 +133,7 @@ def main() -> int:
     )
     parser.add_argument("lfw", type=Path)
     parser.add_argument("--photos", choices=["composed", "lfw"], default="composed")
-    parser.add_argument("--pipelines", default="faceprint-hog,face_recognition")
+    parser.add_argument("--pipelines", default="faceprint-blazeface,face_recognition")
     parser.add_argument("--people", type=int, default=0, help="a seeded subset of N people (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--held-out", type=int, default=300)
@@ -158,11 +159,14 @@ def main() -> int:
     for name in args.pipelines.split(","):
         # one table per pipeline, grown by the photos a run needs and it lacks (subsets cost nothing)
         up = 1 if not name.startswith("faceprint-") else args.upsample
+        detector, _, variant = name.removeprefix("faceprint-").partition("+")
+        mirror = None if variant == "" else variant == "mirror"  # "+plain": not mirror-averaged
+        if name.startswith("faceprint-") and variant not in ("", "mirror", "plain"):
+            raise SystemExit(f"unknown variant {variant!r} of {name!r} (+mirror or +plain)")
         if up is None:  # the detector's own default, as a plain engine uses it
-            up = Engine(
-                dataclasses.replace(Settings.from_env(), detector=name.removeprefix("faceprint-"))
-            ).upsample
-        cache = args.cache / f"faces-{args.photos}-{name}-up{up}.npz"
+            up = Engine(dataclasses.replace(Settings.from_env(), detector=detector)).upsample
+        mirrored = mirror is not False and name.startswith("faceprint-")
+        cache = args.cache / f"faces-{args.photos}-{name.partition('+')[0]}{'-mirror' if mirrored else ''}-up{up}.npz"
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
         if missing:
@@ -171,7 +175,7 @@ def main() -> int:
                 found = face_recognition_table(root, missing, args.workers)
             elif name.startswith("faceprint-"):
                 settings = dataclasses.replace(
-                    Settings.from_env(), detector=name.removeprefix("faceprint-"), upsample=up
+                    Settings.from_env(), detector=detector, upsample=up, mirror=mirrored
                 )
                 found = find_faces(root, missing, settings=settings, workers=args.workers)
             else:

@@ -74,7 +74,7 @@ def test_templates_are_128_d_unit_vectors(engine: faceprint.Engine, samples: dic
     assert face.template is not None
     assert face.template.vector.shape == (128,) and face.template.vector.dtype == np.float32
     assert np.linalg.norm(face.template.vector) == pytest.approx(1.0, abs=1e-5)
-    assert face.template.model == engine.model_id == "dlib-resnet-v1"
+    assert face.template.model == engine.model_id == "dlib-resnet-v1+mirror"  # mirrored by default
 
 
 def test_paths_bytes_and_arrays_give_the_same_template(
@@ -155,9 +155,9 @@ def test_verify_on_openly_licensed_photos(
 def test_mirror_averaged_templates_are_their_own_space(
     engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
-    mirror = faceprint.Engine(mirror=True)
-    assert mirror.model_id == "dlib-resnet-v1+mirror"
-    plain = engine.template(samples["hopper"])
+    mirror, unmirrored = engine, faceprint.Engine(mirror=False)
+    assert mirror.model_id == "dlib-resnet-v1+mirror" and unmirrored.model_id == "dlib-resnet-v1"
+    plain = unmirrored.template(samples["hopper"])
     averaged = mirror.template(samples["hopper"])
     assert averaged.model == "dlib-resnet-v1+mirror"
     assert 0.95 < float(plain.vector @ averaged.vector) < 0.9999  # close, but not the same vector
@@ -165,7 +165,8 @@ def test_mirror_averaged_templates_are_their_own_space(
     flipped = mirror.template(np.ascontiguousarray(samples["hopper"][:, ::-1]))
     assert float(flipped.vector @ averaged.vector) > 0.99
     with pytest.raises(InvalidInput, match="different models"):
-        engine.verify(plain, averaged)
+        unmirrored.verify(plain, averaged)
+    assert unmirrored.verify(samples["astronaut"], samples["astronaut_copy"]).model == "dlib-resnet-v1"
     match = mirror.verify(samples["astronaut"], samples["astronaut_copy"])
     assert match.is_match and match.model == "dlib-resnet-v1+mirror"
     assert not mirror.verify(samples["astronaut"], samples["hopper"]).is_match

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import InvalidInput
@@ -12,6 +12,8 @@ from .models.registry import BACKENDS, DEFAULT_DETECTOR, BackendName, detector_n
 
 __all__ = ["BackendName", "Settings"]
 _ENV_PREFIX = "FACEPRINT_"
+#: Ends the model id of mirror-averaged templates.
+MIRROR_SUFFIX = "+mirror"
 _BOOLEANS = {
     "1": True,
     "true": True,
@@ -48,10 +50,12 @@ class Settings:
     #: settles (any detector). Off by default: measured on LFW it costs 0.2-0.3 points of accuracy
     #: against dlib's own boxes (docs/models.md); kept for boxes that are far from dlib's kind.
     refine_landmarks: bool = False
-    #: Average each face's embedding with that of its mirror image: +0.17% LFW accuracy for twice
-    #: the embedding time. Templates then carry the model id ``dlib-resnet-v1+mirror``, with their
-    #: own calibration table, and are never compared with plain ones.
-    mirror: bool = False
+    #: Average each face's embedding with that of its mirror image (model id
+    #: ``dlib-resnet-v1+mirror``, its own calibration table; never compared with plain templates).
+    #: Empty (the default): on, except in a store whose templates are plain (made before it was the
+    #: default), which keeps them. Measured on 1:N with distractors: +2.7 points of rank-1 for one
+    #: more embedder pass per face (docs/identification.md).
+    mirror: bool | None = None
     #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
     store: str = ""
     #: The key file that encrypts and protects the store's templates (empty: ``<store>.key``
@@ -107,7 +111,7 @@ class Settings:
             raw = env.get(_ENV_PREFIX + field.name.upper())
             if raw is None or raw == "":
                 continue
-            if field.type in ("bool", bool):
+            if field.type in ("bool", bool, "bool | None"):
                 flag = raw.strip().lower()
                 if flag not in _BOOLEANS:
                     raise InvalidInput(
@@ -128,3 +132,15 @@ class Settings:
         if unknown:
             raise InvalidInput(f"unknown settings: {sorted(unknown)}")
         return cls(**values)  # type: ignore[arg-type]
+
+    def following(self, models: Iterable[str]) -> Settings:
+        """These settings with ``mirror`` decided, following templates already made (``models``).
+
+        An explicit ``mirror`` stays; else plain templates on record keep the store plain, and
+        anything else (none on record, mirrored ones) gets the default, mirrored.
+        """
+        if self.mirror is not None:
+            return self
+        recorded = set(models)
+        plain = bool(recorded) and not any(m.endswith(MIRROR_SUFFIX) for m in recorded)
+        return dataclasses.replace(self, mirror=not plain)

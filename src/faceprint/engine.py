@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import copy
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -15,7 +16,7 @@ from PIL import Image
 from .align import face_chip
 from .calibrate import Calibration, load_calibration
 from .choice import main_face, rivals
-from .config import Settings
+from .config import MIRROR_SUFFIX, Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
 from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
@@ -193,7 +194,12 @@ class Engine:
 
         Templates of different ids are never compared; each id has its own calibration table.
         """
-        return self._embedder_model().model_id + ("+mirror" if self.settings.mirror else "")
+        return self._embedder_model().model_id + (MIRROR_SUFFIX if self.mirror else "")
+
+    @property
+    def mirror(self) -> bool:
+        """Whether templates are mirror-averaged (``Settings.mirror``; unset means yes)."""
+        return self.settings.mirror is not False
 
     @property
     def dim(self) -> int:
@@ -206,6 +212,21 @@ class Engine:
         if self._calibration is None:
             self._calibration = load_calibration(self.model_id)
         return self._calibration
+
+    def following(self, models: Iterable[str]) -> Engine:
+        """This engine, or a twin sharing its loaded models, whose templates match those on record.
+
+        Only an unset ``Settings.mirror`` follows: a store of plain templates (made before
+        mirroring was the default) gets a plain twin (:meth:`Settings.following`).
+        """
+        settings = self.settings.following(models)
+        if settings.mirror == self.mirror:
+            return self
+        twin = copy.copy(self)
+        twin.settings = settings
+        if self._calibration is not None and self._calibration.model != twin.model_id:
+            twin._calibration = None
+        return twin
 
     def load(self) -> Engine:
         """Load the detector, landmark and embedding models now, not on first use; returns the engine."""
@@ -412,11 +433,11 @@ class Engine:
             for found in items
             for f in found
         ]
-        if self.settings.mirror:
+        if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:
             vectors = embedder.embed_chips(chips)
-        if self.settings.mirror:
+        if self.mirror:
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors[:n] + vectors[n:]
         model = self.model_id

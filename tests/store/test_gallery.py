@@ -202,11 +202,31 @@ def test_bad_arguments_are_typed_errors(store: Store, package_samples: dict[str,
 def test_templates_of_another_model_are_refused(store: Store, package_samples: dict[str, Sample]) -> None:
     store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
     vector = package_samples["hopper"].template.vector
-    other = Template(vector, "dlib-resnet-v1+mirror")
+    other = Template(vector, "dlib-resnet-v1")  # plain, the store holds mirror-averaged ones
     with pytest.raises(StoreError, match="dlib-resnet-v1"):
         store.enroll("grace", [Sample(other, "x")], purpose="p")
     with pytest.raises(StoreError):
         store.search(other, purpose="p")
+
+
+def test_a_store_of_plain_templates_stays_plain(tmp_path: Path, samples: dict[str, RGBImage]) -> None:
+    """Mirroring became the default after stores of plain templates existed: those keep working."""
+    path = tmp_path / "old.db"
+    with faceprint.open_store(path, settings=faceprint.Settings(mirror=False)) as old:
+        old.enroll("eileen", [samples["astronaut"]], purpose="p")
+        assert old.model_id == "dlib-resnet-v1"
+    with faceprint.open_store(path, settings=faceprint.Settings()) as reopened:  # today's default
+        assert reopened.engine.model_id == "dlib-resnet-v1"
+        assert reopened.search(samples["astronaut_copy"], purpose="p").matched
+    with faceprint.open_store(path, engine=faceprint.Engine()) as shared:  # an engine passed in
+        assert shared.engine.model_id == "dlib-resnet-v1"
+        assert shared.search(samples["astronaut_copy"], purpose="p").matched
+    with faceprint.open_store(tmp_path / "new.db", settings=faceprint.Settings()) as new:
+        new.enroll("eileen", [samples["astronaut"]], purpose="p")
+        assert new.model_id == new.engine.model_id == "dlib-resnet-v1+mirror"
+    explicit = faceprint.Settings(mirror=True)
+    with faceprint.open_store(path, settings=explicit) as asked, pytest.raises(StoreError, match="holds"):
+        asked.enroll("grace", [samples["hopper"]], purpose="p")
 
 
 def test_every_operation_is_audited_without_biometric_data(
@@ -365,7 +385,7 @@ def test_fpir_sets_the_threshold_from_the_gallery_size(
 
 def test_enroll_many_is_one_all_or_nothing_batch(store: Store, package_samples: dict[str, Sample]) -> None:
     eileen, grace = package_samples["astronaut"], package_samples["hopper"]
-    wrong = Sample(Template(grace.template.vector, "dlib-resnet-v1+mirror"), "w")
+    wrong = Sample(Template(grace.template.vector, "dlib-resnet-v1"), "w")
     with pytest.raises(StoreError):
         store.enroll_many([("a", [eileen]), ("b", [grace]), ("c", [wrong])], purpose="p")
     assert store.subjects() == []

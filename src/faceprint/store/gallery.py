@@ -154,6 +154,11 @@ class Store:
             if self.path is not None
             else postgres_index_dir(protector.store_id)
         )
+        # an unset Settings.mirror follows the templates on record (plain stores stay plain)
+        recorded = self._recorded_models()
+        self.settings = self.settings.following(recorded)
+        if engine is not None:
+            self._engine = engine.following(recorded)
         self._cache = IndexCache(self.db, self.index_dir, protector)
         self._index_lock = self._cache.lock
         self._calibrations: dict[str, Calibration] = {}
@@ -193,6 +198,14 @@ class Store:
         with self.db.read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def _recorded_models(self) -> set[str]:
+        """The model ids of the gallery's and the photo library's templates."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT value FROM meta WHERE key = 'model_id' UNION SELECT DISTINCT model_id FROM faces"
+            ).fetchall()
+        return {str(r[0]) for r in rows}
 
     @property
     def model_id(self) -> str | None:
