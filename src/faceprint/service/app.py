@@ -124,6 +124,9 @@ def create_app(
     app.add_middleware(Guard, max_body=max_body, metrics=metrics)
     _handlers(app)
     _routes(app)
+    from .library_routes import router as library_router  # it imports require() from here
+
+    app.include_router(library_router)
     app.mount(
         "/admin", StaticFiles(directory=str(files("faceprint.service") / "static"), html=True), name="admin"
     )

@@ -33,6 +33,8 @@ _STATUS = {
     "no_face": 422,
     "consent_required": 409,
     "not_found": 404,
+    "photo_gone": 410,
+    "job_running": 409,
     "store_error": 503,
     "store_unavailable": 503,
     "model_error": 503,
@@ -51,6 +53,7 @@ _CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
+    410: "gone",
 }
 
 
@@ -154,10 +157,11 @@ class Guard:
                 status = int(message["status"])
                 sent_start = True
                 headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))  # unless the route chose (thumbnails)
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
                     (
                         b"content-security-policy",
                         b"default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
