@@ -324,8 +324,8 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     try {
       const p = await send("/v1/library/people/" + current.id + "/name", "PUT", { name: $("p-name").value.trim() });
-      status("named " + label(p));
       await openPerson(p.id);
+      status("named " + label(p));
     } catch (e) { status(e.message, true); }
   });
   $("split").addEventListener("click", async () => {
@@ -333,8 +333,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!faces.length) { status("select the faces to split out first", true); return; }
     try {
       const p = await send("/v1/library/people/" + current.id + "/split", "POST", { faces });
-      status("split " + faces.length + " face(s) into " + label(p));
       await openPerson(current.id);
+      status("split " + faces.length + " face(s) into " + label(p));
     } catch (e) { status(e.message, true); }
   });
   $("not").addEventListener("click", async () => {
@@ -342,8 +342,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!faces.length) { status("select the faces that are not this person first", true); return; }
     try {
       await send("/v1/library/people/" + current.id + "/not", "POST", { faces });
-      status(faces.length + " face(s) are not " + label(current));
+      const who = label(current);
       await openPerson(current.id);
+      status(faces.length + " face(s) are not " + who);
     } catch (e) {
       if (e.status === 404) { location.hash = "#/"; status("that was their last face: the person is gone"); }
       else status(e.message, true);
@@ -353,7 +354,10 @@ document.addEventListener("DOMContentLoaded", () => {
     const other = Number($("merge-with").value);
     if (!other) return;
     const r = await merge(current.id, other);
-    if (r) await openPerson(r.id);
+    if (r) {
+      await openPerson(r.id);
+      status("merged into " + label(r) + ": " + r.faces + " faces");
+    }
   });
   $("erase").addEventListener("click", async () => {
     if (!window.confirm("Erase " + label(current) + " and all their faces? This cannot be undone.")) return;
