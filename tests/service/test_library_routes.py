@@ -4,7 +4,9 @@ them, thumbnails cut from the photos (EXIF orientation, 404 once erased, 410 onc
 from __future__ import annotations
 
 import io
+import logging
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +230,36 @@ def test_a_moved_photo_is_410_and_exif_orientation_is_applied(
         assert statuses == {200, 410}
     finally:
         shutil.move(moved, turned)
+
+
+def test_fuzzed_library_routes_on_a_real_library_never_answer_5xx_nor_log_paths(
+    indexed: tuple[Server, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Schemathesis on the library's operations, with a library of real faces behind them (the
+    session fuzz test sees an empty one). Runs last: its writes change the people."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    server, photos = indexed
+    caplog.set_level(logging.INFO)
+    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    headers = {"Authorization": f"Bearer {server.keys['admin']}"}
+    statuses: Counter[int] = Counter()
+    operations = [op.ok() for op in schema.get_all_operations() if op.ok().path.startswith("/v1/library")]
+    assert len(operations) == 17
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE))
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        def fuzz(case: schemathesis.Case) -> None:
+            response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            statuses[response.status_code] += 1
+
+        fuzz()
+    wait_for_job(server.client("library:read"))
+    print(f"schemathesis on /v1/library: {sum(statuses.values())} requests, {dict(sorted(statuses.items()))}")
+    assert not [s for s in statuses if s >= 500] and statuses[200] > 0
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/v1/library/faces/{face}/thumbnail" in logged  # the access log names route templates
+    assert str(photos) not in logged and "Big One" not in logged and ".jpg" not in logged
