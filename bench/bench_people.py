@@ -69,17 +69,16 @@ def build_library(db: Path, folder: Path, faces: int) -> tuple[int, int]:
         cols = "photo_id, box, landmarks, score, quality, reasons, model_id, vector, clustered, created_at"
         real = conn.execute(f"SELECT {cols}, person_id FROM faces ORDER BY id").fetchall()
         have = len(real)
-        while have < faces:
-            fresh: dict[int, int] = {}
-            rows = []
-            for row in real[: faces - have]:
-                person = row[-1]
-                if person is not None and person not in fresh:
-                    cur = conn.execute("INSERT INTO people (created_at) VALUES ('2026-01-01T00:00:00Z')")
-                    fresh[person] = int(cur.lastrowid or 0)
-                rows.append((*row[:-1], None if person is None else fresh[person]))
-            conn.executemany(f"INSERT INTO faces ({cols}, person_id) VALUES ({','.join('?' * 11)})", rows)
-            have += len(rows)
+        # copies in people of 5 faces each (every tenth copy in no one): grid pages of real size
+        rows, person, i = [], None, 0
+        while have + len(rows) < faces:
+            row = real[i % len(real)]
+            if i % 5 == 0:
+                cur = conn.execute("INSERT INTO people (created_at) VALUES ('2026-01-01T00:00:00Z')")
+                person = int(cur.lastrowid or 0)
+            rows.append((*row[:-1], None if i % 10 == 9 else person))
+            i += 1
+        conn.executemany(f"INSERT INTO faces ({cols}, person_id) VALUES ({','.join('?' * 11)})", rows)
         conn.commit()
         conn.close()
     conn = sqlite3.connect(db)
@@ -226,29 +225,42 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-    cores = os.cpu_count()
-    print(
-        f"\nPeople page on loopback: {faces:,} faces, {people:,} people, {args.photos} photos of 4032x3024; {cores} cores"
-    )
-    print(f"| measure | value | target |\n|---|---|---|")
+    listed, full = [p[0] for p in pages], [p[1] for p in pages]
+    rows = []
     if rendered is not None:
-        print(
-            f"| Chromium: log in → first page ({PAGE} people) with every thumbnail rendered, cold | {rendered * 1000:.0f} ms | ≤ 1000 ms |"
+        rows.append(
+            (
+                f"Chromium: log in → first page ({PAGE} people), every thumbnail rendered, cold",
+                f"{rendered * 1000:.0f} ms",
+                "≤ 1000 ms",
+            )
         )
-    listed = [p[0] for p in pages]
-    full = [p[1] for p in pages]
+    rows += [
+        (
+            f"GET /v1/library/people?limit={PAGE} (median of {len(pages)} pages)",
+            f"{statistics.median(listed) * 1000:.1f} ms",
+            "",
+        ),
+        (
+            f"people JSON + {pages[0][2]} cover thumbnails, 6 at a time, cold (median; max)",
+            f"{statistics.median(full) * 1000:.0f} ms; {max(full) * 1000:.0f} ms",
+            "≤ 1000 ms",
+        ),
+        ("the same page again (thumbnails from the LRU cache)", f"{warm[1] * 1000:.0f} ms", ""),
+        (f"thumbnails/s from 12 MP JPEGs, 1 at a time ({args.thumbs} distinct faces)", f"{one:.0f}", ""),
+        (
+            f"thumbnails/s from 12 MP JPEGs, {args.concurrency} at a time ({args.thumbs} distinct faces)",
+            f"{many:.0f}",
+            "≥ 50",
+        ),
+    ]
     print(
-        f"| GET /v1/library/people?limit={PAGE} (median of {len(pages)}) | {statistics.median(listed) * 1000:.1f} ms | |"
+        f"\nPeople page, loopback: {faces:,} faces, {people:,} people, {args.photos} photos 4032x3024, "
+        f"{os.cpu_count()} cores"
     )
-    print(
-        f"| people JSON + {pages[0][2]} cover thumbnails, 6 at a time, cold (median, max of {len(pages)}) | "
-        f"{statistics.median(full) * 1000:.0f} ms, {max(full) * 1000:.0f} ms | ≤ 1000 ms |"
-    )
-    print(f"| the same page again (thumbnails from the LRU cache) | {warm[1] * 1000:.0f} ms | |")
-    print(f"| thumbnails/s from 12 MP JPEGs, 1 at a time ({args.thumbs} distinct faces) | {one:.0f} | |")
-    print(
-        f"| thumbnails/s from 12 MP JPEGs, {args.concurrency} at a time ({args.thumbs} distinct faces) | {many:.0f} | ≥ 50 |"
-    )
+    print("| measure | value | target |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

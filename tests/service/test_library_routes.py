@@ -232,6 +232,29 @@ def test_a_moved_photo_is_410_and_exif_orientation_is_applied(
         shutil.move(moved, turned)
 
 
+def test_one_job_at_a_time_and_a_cancelled_job_resumes(indexed: tuple[Server, Path]) -> None:
+    server, photos = indexed
+    reader, writer = server.client("library:read"), server.client("library:write")
+    more = photos / "more"
+    more.mkdir()
+    for i, path in enumerate(sorted(photos.glob("lfw/*/*.jpg"))[:8]):  # new bytes: re-encoded, smaller
+        image = Image.open(path)
+        image.resize((200 + i, 200 + i)).save(more / f"small-{i}.jpg", quality=90)
+    started = writer.post("/v1/library/index", json={"folder": "more"})  # relative: under the root
+    assert started.status_code == 202 and started.json()["state"] == "running"
+    busy = writer.post("/v1/library/index", json={"folder": str(photos)})
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "job_running"
+    cancelled = writer.delete("/v1/library/index")
+    assert cancelled.status_code == 200
+    job = wait_for_job(reader)
+    assert job["state"] == "cancelled" and job["people"] is None, job
+    assert job["total"] is None or job["done"] < job["total"] == 8
+    assert writer.post("/v1/library/index", json={"folder": "more"}).status_code == 202
+    again = wait_for_job(reader)
+    assert again["state"] == "done" and again["total"] == 8 and again["id"] == job["id"] + 1
+    assert reader.get("/v1/library/stats").json()["photos"] >= 25 + 8
+
+
 def test_fuzzed_library_routes_on_a_real_library_never_answer_5xx_nor_log_paths(
     indexed: tuple[Server, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
