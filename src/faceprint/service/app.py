@@ -102,6 +102,9 @@ def create_app(
         try:
             await pool.warm()
             app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
+            from . import library_routes
+
+            library_routes.start(app)  # warm the People page's first thumbnails
             sweeper = asyncio.create_task(_sweep_forever(store, settings.sweep_minutes))
             log.info("faceprint service ready: %d inference worker(s)", count)
             yield

@@ -84,8 +84,16 @@ class IndexJobs:
         with self._lock:
             return self._job
 
-    def start(self, library: Callable[[], Library], folder: Path, *, workers: int | None) -> IndexJob:
-        """Start indexing ``folder`` with the library ``library()`` gives, in a thread."""
+    def start(
+        self,
+        library: Callable[[], Library],
+        folder: Path,
+        *,
+        workers: int | None,
+        done: Callable[[], None] = lambda: None,
+    ) -> IndexJob:
+        """Start indexing ``folder`` with the library ``library()`` gives, in a thread; ``done()``
+        is called when it finished well."""
         with self._lock:
             if self._job is not None and self._job.state == "running":
                 raise JobBusy(f"index job {self._job.id} is still running; wait for it or cancel it")
@@ -95,7 +103,10 @@ class IndexJobs:
             self._cancel = threading.Event()
             cancel = self._cancel
         thread = threading.Thread(
-            target=self._run, args=(job.id, library, folder, workers, cancel), daemon=True, name="index-job"
+            target=self._run,
+            args=(job.id, library, folder, workers, cancel, done),
+            daemon=True,
+            name="index-job",
         )
         self._thread = thread
         thread.start()
@@ -125,6 +136,7 @@ class IndexJobs:
         folder: Path,
         workers: int | None,
         cancel: threading.Event,
+        done_hook: Callable[[], None],
     ) -> None:
         done = 0
 
@@ -153,6 +165,7 @@ class IndexJobs:
             self._update(
                 job_id, state="done", phase="finished", people=clustered.people, finished_at=time.time()
             )
+            done_hook()
         except _Cancelled:
             self._update(job_id, state="cancelled", phase="finished", finished_at=time.time())
         except FaceprintError as exc:

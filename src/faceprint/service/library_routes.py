@@ -9,18 +9,20 @@ the server read photos elsewhere. Thumbnails are cut from the photo on disk on r
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InvalidInput
+from ..errors import FaceprintError, InvalidInput
 from ..library import Library, browse
 from ..library.thumbnails import Thumbnailer
 from ..store import ApiKey
@@ -30,7 +32,9 @@ from .guard import Refusal
 from .library_jobs import IndexJobs
 from .schemas import ErrorOut
 
-__all__ = ["router"]
+__all__ = ["router", "start"]
+
+log = logging.getLogger("faceprint.service")
 
 router = APIRouter(tags=["library"])
 Reader = Annotated[ApiKey, Depends(require("library:read"))]
@@ -60,10 +64,43 @@ class _State:
 
 
 _lock = threading.Lock()
+#: Cover thumbnails cut ahead, into the in-memory cache, at start and after each index job: the
+#: first pages of the grid, in both orders, at the size the People page asks for.
+WARM_PAGES = 2
+WARM_SIZE = 160
+
+
+def start(app: FastAPI) -> None:
+    """At the service's start: cut the grid's first cover thumbnails in the background."""
+    state = _state_of(app.state)
+    _warm_later(state)
+
+
+def _warm_later(state: _State) -> None:
+    threading.Thread(target=_warm, args=(state,), daemon=True, name="warm-covers").start()
+
+
+def _warm(state: _State) -> None:
+    thumbs = state.thumbnails
+    if thumbs is None:
+        return
+    try:
+        lib = Library(state.service.store, actor="service")
+        for unnamed in ("last", "first"):
+            cards, _ = browse.people_page(lib, limit=WARM_PAGES * 60, unnamed=unnamed)
+            for card in cards:
+                if card.cover is not None:
+                    with contextlib.suppress(FaceprintError):
+                        thumbs.face(browse.face_source(lib, card.cover), WARM_SIZE)
+    except Exception as exc:  # the store closed under it (shutdown), or it failed: only speed is lost
+        log.info("cover thumbnails not warmed: %s", type(exc).__name__)
 
 
 def _state(request: Request) -> _State:
-    app_state = request.app.state
+    return _state_of(request.app.state)
+
+
+def _state_of(app_state: Any) -> _State:
     with _lock:
         state: _State | None = getattr(app_state, "library", None)
         service: Service = app_state.service
@@ -112,7 +149,12 @@ async def start_index(request: Request, body: s.IndexIn, key: Writer) -> dict[st
     background job (one at a time). Follow it with ``GET /v1/library/index``."""
     state = _state(request)
     folder = await run_in_threadpool(_folder, state.service, body.folder)
-    job = state.jobs.start(lambda: state.library(key), folder, workers=state.service.pool.workers)
+    job = state.jobs.start(
+        lambda: state.library(key),
+        folder,
+        workers=state.service.pool.workers,
+        done=lambda: _warm_later(state),
+    )
     return job.to_json()
 
 
