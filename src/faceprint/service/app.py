@@ -176,8 +176,9 @@ def _describe(errors: Any) -> str:
 # -- authentication ------------------------------------------------------------------------------
 
 
-def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
-    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate."""
+def require(scope: str | None, cost: float = 1.0) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate
+    (the request counting as ``cost`` requests)."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -192,7 +193,7 @@ def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
         request.state.key_name = key.name
         if scope is not None and not key.allows(scope):
             raise Refusal(403, f"the key {key.name!r} lacks the scope {scope!r}")
-        wait = service.limiter.take(key.key_id)
+        wait = service.limiter.take(key.key_id, cost)
         if wait > 0:
             raise Refusal(429, "rate limit exceeded; slow down", headers={"Retry-After": str(int(wait) + 1)})
         return key

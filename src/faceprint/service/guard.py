@@ -88,19 +88,19 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
         self._lock = threading.Lock()
 
-    def take(self, key_id: str) -> float:
-        """0 if a request may go now, else the seconds to wait before the next one."""
+    def take(self, key_id: str, cost: float = 1.0) -> float:
+        """0 if a request (costing ``cost`` requests) may go now, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[key_id] = (tokens - cost, now)
                 return 0.0
             self._buckets[key_id] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return (cost - tokens) / self.rate
 
 
 class Metrics:

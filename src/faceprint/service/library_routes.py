@@ -39,6 +39,9 @@ log = logging.getLogger("faceprint.service")
 router = APIRouter(tags=["library"])
 Reader = Annotated[ApiKey, Depends(require("library:read"))]
 Writer = Annotated[ApiKey, Depends(require("library:write"))]
+#: A thumbnail counts as a tenth of a request against the key's rate limit: a page of the grid
+#: asks for 60 at once.
+Viewer = Annotated[ApiKey, Depends(require("library:read", cost=0.1))]
 PersonId = Annotated[int, PathParam(ge=1, le=2**62, description="the person's id")]
 FaceId = Annotated[int, PathParam(ge=1, le=2**62, description="the face's id")]
 PhotoId = Annotated[int, PathParam(ge=1, le=2**62, description="the photo's id")]
@@ -317,7 +320,7 @@ async def photo(request: Request, photo: PhotoId, key: Reader) -> dict[str, Any]
 async def face_thumbnail(
     request: Request,
     face: FaceId,
-    key: Reader,
+    key: Viewer,
     size: Annotated[int, Query(ge=16, le=1024)] = 160,
 ) -> Response:
     """A square JPEG of the face, cut from its photo now (never stored)."""
@@ -336,7 +339,7 @@ async def face_thumbnail(
 async def photo_preview(
     request: Request,
     photo: PhotoId,
-    key: Reader,
+    key: Viewer,
     size: Annotated[int, Query(ge=64, le=4096)] = 1280,
 ) -> Response:
     """The photo as a JPEG whose longer side is at most ``size`` (EXIF orientation applied)."""

@@ -34,7 +34,13 @@ function send(path, method, body) {
 // Images need the key: fetch them, show them as blob URLs (freed when replaced).
 async function image(img, url) {
   try {
-    const response = await fetch(url, { headers: { Authorization: "Bearer " + key } });
+    let response;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      response = await fetch(url, { headers: { Authorization: "Bearer " + key } });
+      if (response.status !== 429) break;
+      const wait = Number(response.headers.get("Retry-After") || "1"); // the key's rate limit: wait, retry
+      await new Promise((done) => setTimeout(done, 1000 * Math.min(10, Math.max(1, wait))));
+    }
     if (!response.ok) { img.dataset.missing = String(response.status); return; }
     const blob = await response.blob();
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
