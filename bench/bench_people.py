@@ -150,6 +150,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, most: float) -> None:
+    """Wait until process ``pid`` has used under 2% of a core for 2 s (at most ``most`` seconds)."""
+    end = time.monotonic() + most
+    while time.monotonic() < end:
+        before = cpu_seconds(pid)
+        time.sleep(2)
+        if cpu_seconds(pid) - before < 0.04:
+            return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,7 +169,7 @@ def main() -> None:
     parser.add_argument("--thumbs", type=int, default=240)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--pages", type=int, default=5)
-    parser.add_argument("--settle", type=float, default=20, help="seconds for the server's warming")
+    parser.add_argument("--settle", type=float, default=120, help="most seconds to wait for the warming")
     args = parser.parse_args()
     if not LFW.is_dir():
         raise SystemExit(f"{LFW} is needed (LFW photos compose the 12 MP JPEGs)")
@@ -206,7 +216,7 @@ def main() -> None:
                 raise SystemExit(f"the server did not start; see {log.name}")
             time.sleep(0.5)
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-        time.sleep(args.settle)  # the server's start-up warming of the first pages' covers is done
+        settle(server.pid, args.settle)  # the server's start-up warming of the first covers is done
         rendered = browser_first_page(url, key)
         # pages past the ones the server cuts ahead at start: every thumbnail cut on request
         pages = [grid_page(http, PAGE * (WARM_PAGES + i)) for i in range(args.pages)]

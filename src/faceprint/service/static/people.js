@@ -81,9 +81,7 @@ async function login(candidate) {
     $("nav").hidden = false;
     $("logout").hidden = false;
     status("logged in as " + me.name);
-    await loadStats(true);
-    await watchJob();
-    route();
+    await Promise.all([route(), loadStats(true), watchJob()]);
   } catch (e) {
     key = "";
     sessionStorage.removeItem("faceprint-key");
