@@ -78,7 +78,7 @@ def test_people_page_scenario(served: tuple[Server, Path, str], tmp_path: Path) 
             # rename the first person, inline on their page
             first = int(cards.nth(0).get_attribute("data-person") or 0)
             page.click(f"#grid li[data-person='{first}'] a")
-            page.wait_for_selector("#view-person:not([hidden])")
+            expect(page.locator("#p-counts")).to_have_text(re.compile(f"^#{first}: "))  # loaded
             page.fill("#p-name", "Page Person")
             page.press("#p-name", "Enter")
             expect(page.locator("#status")).to_have_text("named Page Person")
@@ -103,7 +103,7 @@ def test_people_page_scenario(served: tuple[Server, Path, str], tmp_path: Path) 
             others = [p for p in people if p["id"] != first and p["faces"] >= 2]
             into, other = others[0], others[1]
             page.goto(f"{server.url}/admin/people.html#/person/{into['id']}")
-            page.wait_for_selector("#view-person:not([hidden])")
+            expect(page.locator("#p-counts")).to_have_text(re.compile(f"^#{into['id']}: "))  # loaded
             expect(page.locator("#merge-with option")).not_to_have_count(0)
             page.select_option("#merge-with", str(other["id"]))
             page.click("#merge")
@@ -114,7 +114,8 @@ def test_people_page_scenario(served: tuple[Server, Path, str], tmp_path: Path) 
 
             # the photo view: every face boxed and labelled
             page.goto(f"{server.url}/admin/people.html#/person/{first}")
-            page.wait_for_selector("#view-person:not([hidden])")
+            expect(page.locator("#p-counts")).to_have_text(re.compile("^Page Person: "))  # loaded
+            expect(page.locator("#photos li a")).not_to_have_count(0)
             page.click("#photos li a >> nth=0")
             page.wait_for_selector("#view-photo:not([hidden])")
             page.wait_for_selector("#photo-img[data-loaded]")
@@ -137,7 +138,7 @@ def test_people_page_scenario(served: tuple[Server, Path, str], tmp_path: Path) 
 
             # the keyboard: focus a person and press Enter; the person page is shown
             page.select_option("#unnamed", "first")
-            page.wait_for_selector("#grid li.person")
+            expect(page.locator("#grid li.person").last).to_contain_text("Page Person")  # named: last
             page.focus(f"#grid li[data-person='{first}'] a")
             page.keyboard.press("Enter")
             page.wait_for_selector("#view-person:not([hidden])")
