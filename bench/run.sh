@@ -22,6 +22,9 @@
 #   bash bench/run.sh replicas [ARGS] 1, 2 and 4 service replicas on one PostgreSQL database
 #                                   (100,000 subjects), and enrolment into PostgreSQL vs SQLite.
 #                                   ARGS go to bench/bench_replicas.py.
+#   bash bench/run.sh people [ARGS] the People page: grid of a 10,000-face library (Chromium and
+#                                   HTTP) and thumbnails/s cut from 12 MP JPEGs. ARGS go to
+#                                   bench/bench_people.py.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_venv.sh" test
 if [ "${1:-}" = index ]; then
@@ -41,6 +44,10 @@ fi
 if [ "${1:-}" = service ]; then
   shift
   exec nice python bench/bench_service.py "$@"
+fi
+if [ "${1:-}" = people ]; then
+  shift
+  exec nice python bench/bench_people.py "$@"
 fi
 if [ "${1:-}" = cluster ]; then
   shift

@@ -24,3 +24,14 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert run(*store, "keys", "list")[1] == ""
     assert "door-cam" in run(*store, "keys", "list", "--all")[1]
     assert run(*store, "keys", "revoke", "door-cam")[0] == 2
+
+
+def test_a_library_key_and_serve_refusing_a_missing_library_folder(tmp_path: Path) -> None:
+    store = ["--store", str(tmp_path / "g.db")]
+    code, out, _ = run(*store, "keys", "create", "--name", "me", "--scopes", "library:read,library:write")
+    assert code == 0
+    with faceprint.open_store(tmp_path / "g.db") as opened:
+        found = opened.keys.authenticate(out.strip())
+        assert found is not None and found.scopes == {"library:read", "library:write"}
+    code, _, err = run(*store, "serve", "--library", str(tmp_path / "nowhere"))
+    assert code == 2 and "does not exist" in err

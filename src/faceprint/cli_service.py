@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from pathlib import Path
 
 import click
 
@@ -23,13 +25,24 @@ __all__ = ["keys", "serve"]
     default=None,
     help="Inference worker processes (each loads the models, ~150 MB). [default: one per core]",
 )
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Run the HTTP API and the admin page (/admin/) on the gallery store."""
+@click.option(
+    "--library",
+    "library",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A photo folder the People page (/people) may index; repeat for several. "
+    "[env FACEPRINT_LIBRARY_ROOTS]",
+)
+def serve(host: str, port: int, workers: int | None, library: tuple[Path, ...]) -> None:
+    """Run the HTTP API, the admin page (/admin/) and the People page (/people) on the store."""
     import uvicorn
 
     from .service import create_app
 
     settings = _settings(None, None, None)
+    if library:
+        roots = os.pathsep.join(str(p.resolve()) for p in library)
+        settings = dataclasses.replace(settings, library_roots=roots)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(settings, settings.store or None, workers=workers or os.cpu_count() or 1)
     # No access log from uvicorn: its lines carry the raw path (subject names); ours carries the

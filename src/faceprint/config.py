@@ -78,6 +78,9 @@ class Settings:
     threads: int = 0
     #: Where converted models are cached ("" = ``$XDG_CACHE_HOME/faceprint`` or ``~/.cache/faceprint``).
     cache_dir: str = ""
+    #: HTTP service: the folders the photo library routes may index (and so read photos from),
+    #: separated by ``os.pathsep``; empty = none (``faceprint serve --library FOLDER`` sets it).
+    library_roots: str = ""
 
     def __post_init__(self) -> None:
         if self.detector not in detector_names():

@@ -90,3 +90,9 @@ class StoreUnavailable(StoreError):
     """
 
     code = "store_unavailable"
+
+
+class PhotoGone(NotFound):
+    """The photo a face was found in has moved, changed or gone since it was indexed: re-index."""
+
+    code = "photo_gone"

@@ -65,12 +65,14 @@ class _Seen:
 class Library:
     """Photos, faces and people in one store. Open with :func:`open_library` (or ``Library.open``)."""
 
-    def __init__(self, store: Store, *, purpose: str = DEFAULT_PURPOSE) -> None:
+    def __init__(self, store: Store, *, purpose: str = DEFAULT_PURPOSE, actor: str | None = None) -> None:
+        """``actor``: who acts, for the audit trail (default: the store's actor)."""
         text = (purpose or "").strip()
         if not text or len(text) > 2000 or any(ord(c) < 32 for c in text):
             raise InvalidInput("the purpose must be 1 to 2000 printable characters")
         self.store = store
         self.purpose = text
+        self.actor = actor
 
     open = staticmethod(open_library)
 
@@ -88,7 +90,7 @@ class Library:
         return self.store.db
 
     def _audit(self, conn: Any, operation: str, results: int | None, detail: str | None = None) -> None:
-        self.store._audit(conn, self.store.actor, operation, self.purpose, [], results, detail)
+        self.store._audit(conn, self.actor or self.store.actor, operation, self.purpose, [], results, detail)
 
     @staticmethod
     def _now() -> str:

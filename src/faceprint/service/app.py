@@ -102,6 +102,9 @@ def create_app(
         try:
             await pool.warm()
             app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
+            from . import library_routes
+
+            library_routes.start(app)  # warm the People page's first thumbnails
             sweeper = asyncio.create_task(_sweep_forever(store, settings.sweep_minutes))
             log.info("faceprint service ready: %d inference worker(s)", count)
             yield
@@ -124,6 +127,9 @@ def create_app(
     app.add_middleware(Guard, max_body=max_body, metrics=metrics)
     _handlers(app)
     _routes(app)
+    from .library_routes import router as library_router  # it imports require() from here
+
+    app.include_router(library_router)
     app.mount(
         "/admin", StaticFiles(directory=str(files("faceprint.service") / "static"), html=True), name="admin"
     )
@@ -170,8 +176,9 @@ def _describe(errors: Any) -> str:
 # -- authentication ------------------------------------------------------------------------------
 
 
-def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
-    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate."""
+def require(scope: str | None, cost: float = 1.0) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate
+    (the request counting as ``cost`` requests)."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -186,7 +193,7 @@ def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
         request.state.key_name = key.name
         if scope is not None and not key.allows(scope):
             raise Refusal(403, f"the key {key.name!r} lacks the scope {scope!r}")
-        wait = service.limiter.take(key.key_id)
+        wait = service.limiter.take(key.key_id, cost)
         if wait > 0:
             raise Refusal(429, "rate limit exceeded; slow down", headers={"Retry-After": str(int(wait) + 1)})
         return key

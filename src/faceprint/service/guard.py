@@ -33,6 +33,8 @@ _STATUS = {
     "no_face": 422,
     "consent_required": 409,
     "not_found": 404,
+    "photo_gone": 410,
+    "job_running": 409,
     "store_error": 503,
     "store_unavailable": 503,
     "model_error": 503,
@@ -51,6 +53,7 @@ _CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
+    410: "gone",
 }
 
 
@@ -85,19 +88,19 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
         self._lock = threading.Lock()
 
-    def take(self, key_id: str) -> float:
-        """0 if a request may go now, else the seconds to wait before the next one."""
+    def take(self, key_id: str, cost: float = 1.0) -> float:
+        """0 if a request (costing ``cost`` requests) may go now, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[key_id] = (tokens - cost, now)
                 return 0.0
             self._buckets[key_id] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return (cost - tokens) / self.rate
 
 
 class Metrics:
@@ -154,10 +157,11 @@ class Guard:
                 status = int(message["status"])
                 sent_start = True
                 headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))  # unless the route chose (thumbnails)
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
                     (
                         b"content-security-policy",
                         b"default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",

@@ -29,7 +29,17 @@ if TYPE_CHECKING:
 __all__ = ["SCOPES", "ApiKey", "ApiKeys"]
 
 #: What a key may do. ``admin`` implies every other scope (and metrics).
-SCOPES: Final = ("detect", "verify", "enroll", "search", "erase", "audit", "admin")
+SCOPES: Final = (
+    "detect",
+    "verify",
+    "enroll",
+    "search",
+    "erase",
+    "audit",
+    "library:read",
+    "library:write",
+    "admin",
+)
 _PREFIX: Final = "fpk"
 # scrypt cost: 2^14 x 8 x 1 = 16 MiB of memory and ~40 ms per check on our machine (OWASP's minimum
 # for scrypt is N=2^17 for passwords; keys are 256 random bits, so brute force is not the threat).
