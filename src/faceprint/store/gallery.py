@@ -138,7 +138,7 @@ class Store:
         self._engine = engine
         self._engine_lock = threading.Lock()
         self._clock = clock
-        self.actor = actor or f"library:{_user()}"
+        self.actor = actor or f"library:{os_user()}"
         #: The SQLite file (``None`` for PostgreSQL); :attr:`location` names either.
         self.path: Path | None = None if is_url(path) else Path(path)
         self.db = open_database(path)
@@ -940,7 +940,8 @@ def _subject(row: Sequence[Any]) -> Subject:
     )
 
 
-def _user() -> str:
+def os_user() -> str:
+    """The name of the user running this process (its uid where there is no passwd entry)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
