@@ -152,7 +152,7 @@ def main() -> int:
                 lat.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             for probe in probes:
-                store._protector.protect(probe.vector[None, :])
+                store.protector.protect(probe.vector[None, :])
                 stored_key_ids(store.db)
             cost = (time.perf_counter() - t0) / len(probes)
             t0 = time.perf_counter()

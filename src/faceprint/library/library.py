@@ -88,7 +88,7 @@ class Library:
         return self.store.db
 
     def _audit(self, conn: Any, operation: str, results: int | None, detail: str | None = None) -> None:
-        self.store._audit(conn, self.store.actor, operation, self.purpose, [], results, detail)
+        self.store.write_audit(conn, self.store.actor, operation, self.purpose, [], results, detail)
 
     @staticmethod
     def _now() -> str:
@@ -254,7 +254,7 @@ class Library:
 
     def _write_photo(self, digest: str, analysis: Analysis, paths: Sequence[tuple[str, int, int]]) -> int:
         """The photo, its faces and its paths, in one transaction."""
-        protector = self.store._protector
+        protector = self.store.protector
         now = self._now()
         with self._db.write() as conn:
             cur = conn.execute(
@@ -324,7 +324,7 @@ class Library:
         start = time.perf_counter()
         params = params or self._params()
         model = self._model()
-        protector = self.store._protector
+        protector = self.store.protector
         with self._db.write() as conn:
             rows = conn.execute(
                 "SELECT id, photo_id, reasons, person_id, clustered, vector FROM faces WHERE model_id = ? "
@@ -619,7 +619,7 @@ class Library:
 
     def vectors(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Face ids and their templates in the store's protected space (``Q x``; same similarities)."""
-        protector = self.store._protector
+        protector = self.store.protector
         with self._db.read() as conn:
             rows = conn.execute("SELECT id, vector FROM faces ORDER BY id").fetchall()
         if not rows:

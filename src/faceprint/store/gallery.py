@@ -177,8 +177,13 @@ class Store:
             self.db.close()
 
     @property
-    def _protector(self) -> Protector:
+    def protector(self) -> Protector:
+        """The keys that seal templates at rest and transform them (changes on key rotation)."""
         return self._cache.protector
+
+    def now(self) -> datetime:
+        """The store's clock (UTC): what consent expiry, retention and audit times are read from."""
+        return self._clock()
 
     @property
     def engine(self) -> Engine:
@@ -296,7 +301,7 @@ class Store:
                 "last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, consent.purpose, consent.evidence, now, isoformat(consent.expires_at), now, now),
             )
-            self._audit(conn, actor or self.actor, "consent", consent.purpose, [name], 0)
+            self.write_audit(conn, actor or self.actor, "consent", consent.purpose, [name], 0)
         return self.subject(name)
 
     def add_faces(
@@ -445,7 +450,7 @@ class Store:
                 (
                     subject_id,
                     model,
-                    self._protector.seal_vector(sample.template.vector),
+                    self.protector.seal_vector(sample.template.vector),
                     sample.source,
                     box,
                     now,
@@ -455,7 +460,7 @@ class Store:
             added += 1
         if added:
             conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
-            self._audit(conn, actor, "enroll", consent.purpose, [name], added)
+            self.write_audit(conn, actor, "enroll", consent.purpose, [name], added)
         return EnrollResult(subject=name, created=created, added=added, skipped=skipped)
 
     def _claim_model(self, conn: Any, model: str, dim: int) -> None:
@@ -567,7 +572,7 @@ class Store:
                     conn.execute(
                         f"UPDATE subjects SET last_seen_at = ? WHERE name IN ({marks})", (now, *matched)
                     )
-                self._audit(
+                self.write_audit(
                     conn,
                     actor or self.actor,
                     "search",
@@ -646,7 +651,7 @@ class Store:
         ``index`` was synced first: it follows key rotations made by other processes. The
         cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score.
         """
-        queries = self._protector.protect(queries)
+        queries = self.protector.protect(queries)
         total = len(index)
         if total == 0:
             return [[] for _ in queries]
@@ -783,7 +788,7 @@ class Store:
             conn.executemany(
                 "INSERT INTO changes (template_id, op) VALUES (?, 'remove')", [(i,) for i in ids]
             )
-            self._audit(conn, actor, operation, None, [name], len(ids), reason)
+            self.write_audit(conn, actor, operation, None, [name], len(ids), reason)
             return ids
 
         ids = self.db.transact(erase)
@@ -833,7 +838,7 @@ class Store:
         if not storage and not template:
             raise InvalidInput("say which key to rotate: storage, template or both")
         with self._index_lock:
-            old = self._protector
+            old = self.protector
             new = old.rotated(storage=storage, template=template)
             both = Keyring(
                 storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
@@ -850,7 +855,7 @@ class Store:
             dim = self._dim()
             with self.db.write() as conn:
                 count = old.reprotect(conn, new, dim or 1)
-                self._audit(conn, actor or self.actor, operation, None, [], count)
+                self.write_audit(conn, actor or self.actor, operation, None, [], count)
             self._cache.protector = new
             self._cache.rebuild(dim)
             old.key_file.write(new.keyring)
@@ -876,7 +881,7 @@ class Store:
         """Rebuild the vector index from the templates table; returns the number of templates indexed."""
         count = self._cache.rebuild(self._dim())
         with self.db.write(feed=False) as conn:
-            self._audit(conn, actor or self.actor, "rebuild", None, [], count)
+            self.write_audit(conn, actor or self.actor, "rebuild", None, [], count)
         return count
 
     def indexed_ids(self) -> frozenset[int]:
@@ -900,7 +905,7 @@ class Store:
 
     # -- audit ---------------------------------------------------------------------------------
 
-    def _audit(
+    def write_audit(
         self,
         conn: Any,
         actor: str,
@@ -910,6 +915,7 @@ class Store:
         results: int | None,
         detail: str | None = None,
     ) -> None:
+        """Append an audit row inside the caller's transaction ``conn`` (never images or templates)."""
         conn.execute(
             "INSERT INTO audit (at, actor, operation, purpose, subjects, results, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
