@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp, mannwhitneyu
 
+from faceprint import open_store
 from faceprint.calibrate import load_calibration
 from faceprint.evaluate import embed_lfw_images, read_lfw_pairs, ten_fold_accuracy
 from faceprint.faces import Template
 from faceprint.privacy import TemplateTransform
-from faceprint.store import Sample, open_store
+from faceprint.store import Sample
 from faceprint.store.protection import stored_key_ids
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,8 +24,10 @@ def test_import_faceprint_loads_only_the_errors() -> None:
     assert loaded & {"numpy", "PIL", "onnxruntime", "click"} == set()
 
 
-@pytest.mark.parametrize("name", ["Engine", "Face", "Settings", "Calibration", "load_image"])
-def test_the_engine_side_loads_no_store_server_or_plots(name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["Engine", "Face", "Settings", "Calibration", "load_image", "Store", "Library"]
+)
+def test_opening_names_loads_no_vector_index_server_or_plots(name: str) -> None:
     assert _loaded(f"import faceprint\nfaceprint.{name}") & HEAVY == set()
 
 

@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from .config import Settings
     from .engine import Engine
     from .faces import Box, Face, Template
+    from .gallery import Gallery, open_store
+    from .gallery import Gallery as Store
     from .imageio import Photo, load_image
     from .library import Library, open_library
     from .match import Match
-    from .store import Store, open_store
 
 #: Where each lazily imported name lives.
 _LAZY = {
@@ -43,15 +44,16 @@ _LAZY = {
     "Calibration": "calibrate",
     "Engine": "engine",
     "Face": "faces",
+    "Gallery": "gallery",
     "Library": "library",
     "Match": "match",
     "Photo": "imageio",
     "Settings": "config",
-    "Store": "store",
+    "Store": "gallery",
     "Template": "faces",
     "load_image": "imageio",
     "open_library": "library",
-    "open_store": "store",
+    "open_store": "gallery",
 }
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Engine",
     "Face",
     "FaceprintError",
+    "Gallery",
     "ImageTooLarge",
     "InvalidImage",
     "InvalidInput",
@@ -87,7 +90,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'faceprint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    # ``Store``: the gallery with its engine (faceprint.store.Store is the template store beneath)
+    value = getattr(importlib.import_module(f".{module}", __name__), "Gallery" if name == "Store" else name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

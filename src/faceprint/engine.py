@@ -14,7 +14,7 @@ from PIL import Image
 
 from .align import face_chip
 from .calibrate import Calibration, load_calibration
-from .choice import main_face, rivals
+from .choice import ChosenFace, choose
 from .config import Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
@@ -470,11 +470,23 @@ class Engine:
         centre (:func:`faceprint.choice.main_face`); a rival is at least half as large and as
         clearly detected (:func:`faceprint.choice.rivals`). Raises :class:`NoFace` when there is none.
         """
+        chosen = self.choose_face(image)
+        return chosen.face, chosen.rivals
+
+    def choose_face(self, image: ImageSource | Photo, *, index: int | None = None) -> ChosenFace:
+        """Face number ``index`` of ``image`` (0 = the largest), or its main face, embedded, with
+        the faces that rival the main one (none when chosen by index) and how many were found.
+
+        The one way every interface picks a face (:func:`faceprint.choice.choose`). Raises
+        :class:`NoFace` when there is none, :class:`InvalidInput` for an index out of range.
+        """
         photo = self.photo(image)
         faces = self.detect(photo)
         if not faces:
             raise NoFace(f"{photo.name}: no face found")
         boxes = [f.box for f in faces]
-        chosen = main_face(boxes, photo.width, photo.height)
-        others = tuple(faces[i] for i in rivals(boxes, [f.score for f in faces], chosen))
-        return self.embed(photo, boxes=[faces[chosen].box])[0], others
+        choice = choose(
+            boxes, [f.score for f in faces], photo.width, photo.height, index=index, name=photo.name
+        )
+        face = self.embed(photo, boxes=[faces[choice.index].box])[0]
+        return ChosenFace(face, choice.index, choice.count, tuple(faces[i] for i in choice.rivals))

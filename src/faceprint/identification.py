@@ -22,9 +22,7 @@ default operating point with its FPIR and TPIR, and the DET curve. The same func
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +40,7 @@ from .engine import Engine
 from .errors import FaceprintError, InvalidInput
 from .faces import Box
 from .store.openset import DEFAULT_FPIR, cohort_stats, decision_rule
+from .workers import WorkerPool, one_thread_each
 
 __all__ = [
     "FaceTable",
@@ -245,18 +244,16 @@ class FaceTable:
         return chosen, rivalled
 
 
-_worker: dict[str, Engine] = {}
 _CHUNK = 8
 
 
-def _init(settings: Settings) -> None:
-    _worker["engine"] = Engine(settings).load()
+def _load(settings: Settings) -> Engine:
+    return Engine(settings).load()
 
 
 def _faces_of(
-    paths: Sequence[str],
+    engine: Engine, paths: Sequence[str]
 ) -> list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]]:
-    engine = _worker["engine"]
     out: list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]] = []
     for path in paths:
         try:
@@ -289,30 +286,17 @@ def find_faces(
     root = Path(root)
     settings = settings or Settings.from_env()
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and settings.threads == 0:  # one process per core, one thread each
-        settings = dataclasses.replace(settings, threads=1)
+    processes = 0 if workers == 1 else workers  # one worker: in this process
+    settings = one_thread_each(settings, processes)
     engine = Engine(settings)
     paths = [str(root / f) for f in files]
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     found: list[tuple[tuple[int, int], list[tuple[Box, float, NDArray[np.float32]]]]] = []
-    if workers == 1:
-        _init(settings)
-        runner: Any = map
-        pool = None
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(settings,))
-        runner = pool.map
-    try:
-        for chunk in runner(_faces_of, chunks):
+    with WorkerPool(_load, (settings,), processes) as pool:
+        for chunk in pool.map(_faces_of, chunks):
             found += chunk
             if progress is not None:
                 progress(len(chunk))
-    except cf.process.BrokenProcessPool as exc:
-        raise FaceprintError(f"a worker died ({exc})") from None
-    finally:
-        if pool is not None:
-            pool.shutdown()
     pipeline = f"faceprint {settings.detector} upsample {settings.upsample} backend {settings.backend}"
     return FaceTable.from_faces(files, found, model=engine.model_id, dim=engine.dim, pipeline=pipeline)
 

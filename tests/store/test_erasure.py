@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 import faceprint
-from faceprint.store import Sample, Store
+from faceprint import Store
+from faceprint.store import Sample
 
 
 def files_under(root: Path) -> dict[Path, bytes]:

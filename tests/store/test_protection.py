@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import faceprint
+from faceprint import Store
 from faceprint.errors import StoreError
-from faceprint.store import Sample, Store
+from faceprint.store import Sample
 from faceprint.store.protection import Protector
 
 

@@ -25,8 +25,8 @@ from ..errors import FaceprintError
 from ..models.registry import DEFAULT_DETECTOR, detector_names
 
 if TYPE_CHECKING:
+    from ..gallery import Gallery
     from ..library import Library
-    from ..store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 2
@@ -132,9 +132,9 @@ def report_error(image: Path, exc: FaceprintError, as_json: bool) -> None:
 
 def open_gallery(
     detector: str | None = None, upsample: int | None = None, mirror: bool | None = None
-) -> Store:
+) -> Gallery:
     """The gallery store (``--store``), audited as ``cli:<user>``."""
-    from ..store import open_store
+    from ..gallery import open_store
     from ..store.gallery import os_user
 
     return open_store(settings=cli_settings(detector, upsample, mirror), actor=f"cli:{os_user()}")

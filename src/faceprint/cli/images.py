@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from ..engine import Engine
-from ..errors import FaceprintError, InvalidInput, NoFace
+from ..errors import FaceprintError, NoFace
 from ..faces import Face
 from ._shared import EXIT_ERROR, cli, cli_settings, emit, engine_options, note, progress, report_error
 
@@ -119,22 +119,13 @@ def _each_image(
 
 def _pick(engine: Engine, image: Path, index: int | None) -> Face:
     """The face to verify in ``image``: the main one, or number ``index``; only that one is embedded."""
-    from ..choice import main_face
-
-    photo = engine.photo(image)
-    faces = engine.detect(photo)
-    if not faces:
-        raise NoFace(f"{image}: no face found")
-    if index is None:
-        index = main_face([f.box for f in faces], photo.width, photo.height)
-        if len(faces) > 1:
-            note(
-                f"{image}: {len(faces)} faces found, using face {index} (the largest, or the most central of "
-                "faces of about its size; --face-a/--face-b choose another)"
-            )
-    if not 0 <= index < len(faces):
-        raise InvalidInput(f"{image}: has {len(faces)} face(s); face index {index} does not exist")
-    return engine.embed(photo, boxes=[faces[index].box])[0]
+    chosen = engine.choose_face(image, index=index)
+    if index is None and chosen.count > 1:
+        note(
+            f"{image}: {chosen.count} faces found, using face {chosen.index} (the largest, or the most central of "
+            "faces of about its size; --face-a/--face-b choose another)"
+        )
+    return chosen.face
 
 
 @cli.command()
@@ -198,7 +189,7 @@ def demo(out: Path | None) -> None:
     erased again.
     """
     from ..demo import run_demo
-    from ..store import open_store
+    from ..gallery import open_store
 
     settings = cli_settings(None, None, None)
     engine = Engine(settings)

@@ -28,7 +28,8 @@ from ..config import Settings
 from ..engine import Engine
 from ..errors import FaceprintError, InvalidImage, InvalidInput, NotFound
 from ..faces import Box
-from ..store import Store, open_store
+from ..gallery import Gallery as Store
+from ..gallery import open_store
 from ..store.records import isoformat
 from .records import ClusterReport, IndexFailure, IndexReport, LibraryFace, Person
 from .workers import Analysis, AnalysisPool
@@ -201,7 +202,7 @@ class Library:
                     digest, name = in_flight.pop(future)
                     paths = pending.pop(digest)
                     try:
-                        analysis = future.result()
+                        analysis = pool.result(future)
                     except FaceprintError as exc:
                         failures.append(IndexFailure(name, exc.code, str(exc)))
                         progress(len(paths))
@@ -263,6 +264,7 @@ class Library:
             )
             photo_id = int(cur.fetchone()[0])
             for face in analysis.faces:
+                assert face.template is not None and face.quality is not None  # analyse() asks for both
                 conn.execute(
                     "INSERT INTO faces (photo_id, box, landmarks, score, quality, reasons, model_id, vector, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -270,11 +272,11 @@ class Library:
                         photo_id,
                         json.dumps([round(v, 2) for v in face.box.as_list()]),
                         json.dumps([[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks]),
-                        face.score,
+                        float(face.score),
                         face.quality.score,
                         ",".join(face.quality.reasons),
-                        face.model,
-                        protector.seal_vector(face.vector),
+                        face.template.model,
+                        protector.seal_vector(face.template.vector),
                         now,
                     ),
                 )

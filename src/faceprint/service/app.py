@@ -34,7 +34,9 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..config import Settings
 from ..errors import FaceprintError, InvalidImage, StoreUnavailable
-from ..store import ApiKey, Store, open_store
+from ..gallery import Gallery as Store
+from ..gallery import open_store
+from ..store import ApiKey
 from ..store.gallery import default_store_path
 from . import schemas as s
 from .guard import Guard, Metrics, RateLimiter, Refusal, code_of, error_body, status_of
@@ -312,9 +314,13 @@ def _routes(app: FastAPI) -> None:
         "/v1/verify", response_model=s.VerifyOut, tags=["faces"], openapi_extra=s.request_body(s.VerifyIn)
     )
     async def verify(request: Request, key: Annotated[ApiKey, Depends(require("verify"))]) -> dict[str, Any]:
-        """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?"""
+        """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?
+
+        ``face_a``/``face_b`` choose another face by its index in ``/v1/detect``'s list (0 = largest)."""
         params, images = await _images_and_params(request, s.VerifyIn)
-        match = await _service(request).pool.verify(images["a"][0], images["b"][0], params.fmr)
+        match = await _service(request).pool.verify(
+            images["a"][0], images["b"][0], params.fmr, face_a=params.face_a, face_b=params.face_b
+        )
         return match.to_json()
 
     @app.post(
