@@ -9,8 +9,6 @@ and run in the default thread pool of this process. Errors leave as
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -26,19 +24,19 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import FaceprintError, InvalidImage, StoreUnavailable
+from ..errors import FaceprintError, StoreUnavailable
 from ..gallery import Gallery as Store
 from ..gallery import open_store
 from ..store import ApiKey
 from ..store.gallery import default_store_path
 from . import schemas as s
+from .bodies import images_and_params
 from .guard import Guard, Metrics, RateLimiter, Refusal, code_of, error_body, status_of
 from .workers import InferencePool
 
@@ -199,59 +197,6 @@ def require(scope: str | None) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
 _challenge = {"WWW-Authenticate": "Bearer"}
 
 
-# -- request bodies: base64 JSON or multipart ----------------------------------------------------
-
-
-async def _images_and_params(request: Request, model: type[M]) -> tuple[M, dict[str, list[bytes]]]:
-    """The request's fields validated by ``model`` and its images as bytes, from either encoding."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fields = s.IMAGE_FIELDS[model]
-    if kind == "application/json":
-        try:
-            parsed = model.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_input=False)) from None
-        images = {}
-        for name, several in fields:
-            value = getattr(parsed, name)
-            images[name] = [_b64(v, name) for v in (value if several else [value])]
-        return parsed, images
-    if kind == "multipart/form-data":
-        form = await request.form(max_files=21, max_fields=20)
-        try:
-            values: dict[str, Any] = {}
-            images = {}
-            for name, several in fields:
-                parts = form.getlist(name)
-                if not parts or not all(isinstance(p, UploadFile) for p in parts):
-                    raise Refusal(422, f"{name}: an image file part is required")
-                if not several and len(parts) > 1:
-                    raise Refusal(422, f"{name}: one image expected, got {len(parts)}")
-                images[name] = [await p.read() for p in parts if isinstance(p, UploadFile)]
-                values[name] = ["-"] * len(parts) if several else "-"  # placeholders for validation
-            for key, value in form.multi_items():
-                if key in values:
-                    continue
-                if not isinstance(value, str):
-                    raise Refusal(422, f"{key}: a text field was expected")
-                values[key] = value
-            try:
-                parsed = model.model_validate(values)
-            except ValidationError as exc:
-                raise RequestValidationError(exc.errors(include_input=False)) from None
-            return parsed, images
-        finally:
-            await form.close()
-    raise Refusal(415, "send the image as multipart/form-data or as base64 in application/json")
-
-
-def _b64(text: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidImage(f"{field}: not valid base64") from None
-
-
 async def _sweep_forever(store: Store, minutes: int) -> None:
     """The retention sweep at start and every ``minutes`` (erasures are audited by the store)."""
     while minutes > 0:
@@ -306,7 +251,7 @@ def _routes(app: FastAPI) -> None:
     )
     async def detect(request: Request, key: Annotated[ApiKey, Depends(require("detect"))]) -> dict[str, Any]:
         """Every face in the image: box, detector score, 5 landmarks; largest first."""
-        _, images = await _images_and_params(request, s.DetectIn)
+        _, images = await images_and_params(request, s.DetectIn)
         faces = await _service(request).pool.detect(images["image"][0])
         return {"faces": [f.to_json() for f in faces]}
 
@@ -317,7 +262,7 @@ def _routes(app: FastAPI) -> None:
         """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?
 
         ``face_a``/``face_b`` choose another face by its index in ``/v1/detect``'s list (0 = largest)."""
-        params, images = await _images_and_params(request, s.VerifyIn)
+        params, images = await images_and_params(request, s.VerifyIn)
         match = await _service(request).pool.verify(
             images["a"][0], images["b"][0], params.fmr, face_a=params.face_a, face_b=params.face_b
         )
@@ -333,7 +278,7 @@ def _routes(app: FastAPI) -> None:
         ``fmr`` fixes the per-comparison rate instead. The answer says which threshold it used and
         why (``threshold``, ``rule``). The audit log records the key's name and the purpose.
         """
-        params, images = await _images_and_params(request, s.SearchIn)
+        params, images = await images_and_params(request, s.SearchIn)
         result = await _service(request).pool.search(
             images["image"][0],
             purpose=params.purpose,
@@ -388,7 +333,7 @@ def _routes(app: FastAPI) -> None:
         request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
     ) -> dict[str, Any]:
         """Enrol the face of each photo into the subject, under its consent. All or nothing."""
-        params, images = await _images_and_params(request, s.EnrollIn)
+        params, images = await images_and_params(request, s.EnrollIn)
         result = await _service(request).pool.add_faces(
             name, images["images"], actor=f"key:{key.name}", largest_face=params.largest_face
         )
