@@ -60,5 +60,6 @@ def test_a_crashed_worker_is_a_typed_error_and_the_pool_restarts() -> None:
 
 def test_one_onnxruntime_thread_per_worker_process_unless_set() -> None:
     assert one_thread_each(Settings(), 4).threads == 1
+    assert one_thread_each(Settings(), 1).threads == 0  # one worker process: every core
     assert one_thread_each(Settings(), 0).threads == 0  # in this process: every core
     assert one_thread_each(Settings(threads=3), 4).threads == 3

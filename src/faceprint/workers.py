@@ -4,9 +4,9 @@ Used by the service (inference verbs), photo libraries (analysis) and the benchm
 (LFW embedding, 1:N face finding). ``workers=0`` runs every task in the calling process (small
 jobs, tests: no process start-up, no pickling). A crashed worker (killed, out of memory) breaks
 the whole executor: the task that saw it raises :class:`~faceprint.errors.ModelError` and the
-pool starts fresh workers for the next one. Each worker runs onnxruntime with one thread unless
-:attr:`Settings.threads` says otherwise: the processes are the parallelism, and N workers with
-one thread per core each would fight over the cores.
+pool starts fresh workers for the next one. With several workers each runs onnxruntime with one
+thread unless :attr:`Settings.threads` says otherwise: the processes are the parallelism, and N
+workers with one thread per core each would fight over the cores.
 
 A task is a module-level function ``fn(state, *args)``; ``setup(*args)`` builds the state.
 """
@@ -32,8 +32,10 @@ T = TypeVar("T")
 
 
 def one_thread_each(settings: Settings, processes: int) -> Settings:
-    """``settings`` for one of ``processes`` workers: one onnxruntime thread unless set explicitly."""
-    if processes >= 1 and settings.threads == 0:
+    """``settings`` for one of ``processes`` workers: one onnxruntime thread each when several
+    processes share the cores (unless :attr:`Settings.threads` is set); a single worker, or the
+    calling process, keeps one thread per core."""
+    if processes > 1 and settings.threads == 0:
         return dataclasses.replace(settings, threads=1)
     return settings
 
