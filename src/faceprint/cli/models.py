@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .cli import _emit, cli
-from .errors import ModelError
-from .models.manifest import manifests
-from .models.registry import DEFAULT_DETECTOR
+from ..errors import ModelError
+from ..models.manifest import manifests
+from ..models.registry import DEFAULT_DETECTOR
+from ._shared import cli, emit
 
 __all__ = ["models"]
 
@@ -26,7 +26,7 @@ def models(as_json: bool) -> None:
         if as_json:
             record = {k: v for k, v in vars(m).items()}
             record["backends"] = list(m.backends)
-            _emit({**record, "path": where, "status": status, "default": m.name == DEFAULT_DETECTOR})
+            emit({**record, "path": where, "status": status, "default": m.name == DEFAULT_DETECTOR})
             continue
         default = " (default detector)" if m.name == DEFAULT_DETECTOR else ""
         click.echo(f"{m.name} [{m.role}]{default}: {m.summary}")
