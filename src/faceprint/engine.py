@@ -19,6 +19,7 @@ from .config import Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
 from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
+from .maskscore import mask_score
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
@@ -357,7 +358,9 @@ class Engine:
         landmarks = pts / (sx, sy)
         landmarks.setflags(write=False)
         pts.setflags(write=False)
-        return _Found(Face(box=box, score=score, landmarks=landmarks, detector=detector), image, pts, sx, sy)
+        masked = mask_score(image, pts)
+        face = Face(box=box, score=score, landmarks=landmarks, detector=detector, mask_score=masked)
+        return _Found(face, image, pts, sx, sy)
 
     # -- embedding -----------------------------------------------------------------------------
 
@@ -432,6 +435,27 @@ class Engine:
             out.append(faces)
             start += len(found)
         return out
+
+    def templates_at(self, faces: Sequence[tuple[RGBImage, NDArray[np.float64]]]) -> list[Template]:
+        """Templates of faces given as (image, 5-point landmarks in its pixels), no detection.
+
+        Used where the face's place is known from another copy of the photo (e.g. a synthetic
+        mask drawn on an enrolment photo, :mod:`faceprint.masks`).
+        """
+        if not faces:
+            return []
+        embedder = self._embedder_model()
+        size, padding = embedder.chip_size, embedder.chip_padding
+        chips = [face_chip(image, pts, size=size, padding=padding) for image, pts in faces]
+        if self.settings.mirror:
+            chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+        with self._run_lock:
+            vectors = embedder.embed_chips(chips)
+        if self.settings.mirror:
+            n = len(faces)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors[:n] + vectors[n:]
+        return [Template(vec, self.model_id) for vec in vectors]
 
     def template(self, source: FaceInput) -> Template:
         """The template of a face, a template itself, or of the main face in an image (:meth:`embed_main`)."""
