@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .calibrate import Calibration
+from .calibrate import Calibration, load_calibration
 from .config import Settings
 from .engine import Engine
-from .errors import FaceprintError, InvalidInput
+from .errors import FaceprintError, InvalidInput, ModelError
 from .evaluate import equal_error_rate, lfw_face, read_lfw_pairs, tar_at_far, ten_fold_accuracy
 from .masks import draw_mask, mask_for
 
@@ -49,6 +49,7 @@ __all__ = [
     "gallery_side",
     "masked_impostor_scores",
     "routed_scores",
+    "run_masked_lfw",
 ]
 
 #: Styles of the masked copies made of an enrolment photo (one each).
@@ -75,7 +76,8 @@ class MaskedLfw:
     model: str
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        np.savez(path, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        np.savez(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MaskedLfw:
@@ -184,9 +186,9 @@ def embed_masked_lfw(
     cols = list(zip(*rows, strict=True))
     return MaskedLfw(
         files=tuple(files),
-        bare=np.stack(cols[0]).astype(np.float32),  # type: ignore[arg-type]
-        masked=np.stack(cols[1]).astype(np.float32),  # type: ignore[arg-type]
-        copies=np.stack(cols[2]).astype(np.float32),  # type: ignore[arg-type]
+        bare=np.stack(cols[0]).astype(np.float32),
+        masked=np.stack(cols[1]).astype(np.float32),
+        copies=np.stack(cols[2]).astype(np.float32),
         bare_score=np.array(cols[3], dtype=np.float64),
         masked_score=np.array(cols[4], dtype=np.float64),
         bare_how=tuple(str(h) for h in cols[5]),
@@ -227,7 +229,8 @@ def routed_scores(
         side = gallery_side(gallery, gallery_copies)[probe_masked]
         best = np.einsum("ikj,ij->ik", side, probe[probe_masked]).max(axis=1)
         fmr[probe_masked] = np.minimum(1.0, fmr[probe_masked] + [masked.fmr(float(s)) for s in best])
-    return -np.log10(fmr)
+    out: NDArray[np.float64] = -np.log10(fmr)
+    return out
 
 
 def masked_impostor_scores(data: MaskedLfw) -> NDArray[np.float32]:
@@ -328,3 +331,49 @@ def evaluate_masked_lfw(
         "mask_test_false_on_bare": round(float(np.mean(data.bare_score >= 0.5)), 4),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def run_masked_lfw(
+    root: str | os.PathLike[str],
+    *,
+    mode: str,
+    pairs: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict[str, object]:
+    """``faceprint evaluate lfw DIR --masked MODE``: embed (or read ``cache``) and score.
+
+    The masked comparisons' table is the one shipped for the model (``calibration-<model>+masked``);
+    where none ships it is measured on these images' masked impostor pairs and the report says so.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: not a directory")
+    if mode not in ("probe", "both"):
+        raise InvalidInput(f"--masked must be probe or both, not {mode!r}")
+    pairs_file = Path(pairs) if pairs is not None else root / "pairs.txt"
+    pair_list = read_lfw_pairs(pairs_file)
+    files = sorted({p.a for p in pair_list} | {p.b for p in pair_list})
+    data = None
+    if cache is not None and Path(cache).is_file():
+        data = MaskedLfw.load(cache)
+        if list(data.files) != files:
+            data = None
+    if data is None:
+        if on_total is not None:
+            on_total(len(files))
+        data = embed_masked_lfw(root, files, seed=seed, settings=settings, workers=workers, progress=progress)
+        if cache is not None:
+            data.save(cache)
+    plain = load_calibration(data.model)
+    try:
+        masked, source = load_calibration(data.model + "+masked"), "shipped"
+    except ModelError:
+        masked = Calibration.from_scores(masked_impostor_scores(data), model=data.model + "+masked")
+        source = "measured on these images"
+    report = evaluate_masked_lfw(data, pairs_file, mode=mode, plain=plain, masked=masked)
+    return {**report, "model": data.model, "masked_calibration": source}
