@@ -32,3 +32,15 @@ def test_bare_faces_are_not_masked_and_masked_ones_are(
 def test_embedded_faces_carry_the_mask_score(engine: faceprint.Engine, samples: dict[str, RGBImage]) -> None:
     face = engine.embed(samples["hopper"])[0]
     assert face.template is not None and face.mask_score is not None and not face.masked
+
+
+def test_a_masked_face_has_the_quality_reason_masked(
+    engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
+    rgb = samples["hopper"]
+    face = engine.detect(rgb)[0]
+    masked = draw_mask(rgb, face.landmarks, mask_for("hopper", 0, "cloth"))
+    assert "masked" not in (engine.embed(rgb, quality=True)[0].quality or ()).reasons  # type: ignore[union-attr]
+    found = engine.embed(masked, quality=True)[0]
+    assert found.masked and found.quality is not None and "masked" in found.quality.reasons
+    assert not found.quality.ok

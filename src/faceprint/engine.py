@@ -430,7 +430,10 @@ class Engine:
             for f, vec in zip(found, vectors[start : start + len(found)], strict=True):
                 extra: dict[str, object] = {"template": Template(vec, model)}
                 if quality:
-                    extra["quality"] = f.quality()
+                    q = f.quality()
+                    if f.face.masked:  # a masked face's template is less reliable: say so
+                        q = dataclasses.replace(q, reasons=(*q.reasons, "masked"))
+                    extra["quality"] = q
                 faces.append(dataclasses.replace(f.face, **extra))  # type: ignore[arg-type]
             out.append(faces)
             start += len(found)
