@@ -5,7 +5,7 @@
 Every LFW image is embedded bare, with a synthetic mask (the probe) and as masked enrolment copies
 (:func:`faceprint.masked_lfw.embed_masked_lfw`; the cache is the one ``faceprint evaluate lfw
 --masked --cache`` and ``bench/identify_masked_lfw.py`` use). A masked comparison scores a masked
-probe against the best of a photo's bare template and its masked copies; the impostors are all
+probe against the mean similarity to a photo's bare template and its masked copies; the impostors are all
 such scores between different people (both directions: ~59 million), the genuines those of the
 same person. Writes ``calibration-<model>+masked.json``.
 """
@@ -46,14 +46,14 @@ def main() -> int:
         for i in rows:
             for j in rows:
                 if i != j:
-                    genuine.append(float((side[i] @ data.masked[j]).max()))
+                    genuine.append(float((side[i] @ data.masked[j]).mean()))
     table = Calibration.from_scores(
         impostor,
         genuine=np.array(genuine),
         model=data.model + "+masked",
         source=(
             f"LFW deep-funneled, {len(files)} images: a synthetically masked probe (faceprint.masks, seed 0) "
-            f"against the best of another photo's bare template and masked copies; all {impostor.size:,} "
+            f"against the mean similarity to another photo's bare template and masked copies; all {impostor.size:,} "
             f"cross-identity pairs (impostors), {len(genuine):,} same-identity pairs; "
             "scripts/calibrate_masked_lfw.py"
         ),
