@@ -7,6 +7,11 @@ the photo's content hash) and embedded at the bare face's landmarks. The copies 
 templates of the subject, told apart by their ``source`` (the photo's hash plus
 ``+masked-<style>``, :func:`is_masked_source`): consent covers them, erasure deletes them with the
 subject's other templates, and re-enrolling the same photo skips them like any duplicate.
+
+The store's search does not yet tell them apart: it scores each subject by its best template
+with the bare table, and measured on LFW (docs/masks.md) that names more strangers, bare or
+masked, than a gallery without copies. The masked comparison that keeps the FMR honest (its own
+table, :func:`faceprint.masked_lfw.routed_scores`) is measured by the protocols only.
 """
 
 from __future__ import annotations
