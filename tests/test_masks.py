@@ -39,3 +39,19 @@ def test_unknown_styles_and_bad_landmarks_are_typed_errors(samples: dict[str, RG
         draw_mask(samples["hopper"], np.zeros((3, 2)), MaskSpec())
     with pytest.raises(InvalidInput, match="too close"):
         draw_mask(samples["hopper"], np.zeros((5, 2)), MaskSpec())
+
+
+def test_a_mask_in_a_large_photo_changes_only_the_face(
+    engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
+    face_photo = samples["hopper"]
+    big = np.zeros((2400, 3200, 3), dtype=np.uint8)
+    big[1000 : 1000 + face_photo.shape[0], 1500 : 1500 + face_photo.shape[1]] = face_photo
+    landmarks = engine.detect(face_photo)[0].landmarks + (1500, 1000)
+    masked = draw_mask(big, landmarks, mask_for("big", 0, "surgical"))
+    rows, cols = np.nonzero(np.any(masked != big, axis=2))
+    outline = mask_outline(landmarks, mask_for("big", 0, "surgical"))
+    eyes = float(np.linalg.norm(landmarks[0:2].mean(axis=0) - landmarks[2:4].mean(axis=0)))
+    assert rows.size > 0
+    assert outline[:, 0].min() - eyes <= cols.min() and cols.max() <= outline[:, 0].max() + eyes
+    assert outline[:, 1].min() - eyes <= rows.min() and rows.max() <= outline[:, 1].max() + eyes

@@ -128,19 +128,32 @@ def draw_mask(image: RGBImage, landmarks: NDArray[np.float64], spec: MaskSpec) -
     """``image`` with ``spec``'s mask drawn over the face whose 5 landmarks are given (a new array)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise InvalidInput(f"expected an RGB image, got shape {image.shape}")
-    height, width = image.shape[:2]
     outline = mask_outline(landmarks, spec)
     _, across, down, eyes, _ = _frame(landmarks)
+    # in a photo much larger than the mask, work on the mask's surroundings only: its box, grown by
+    # an eye distance for the ear loops and the light's blur (a face crop is drawn whole)
+    x0, y0 = (max(0, math.floor(v - eyes)) for v in outline.min(axis=0))
+    x1 = min(image.shape[1], math.ceil(outline[:, 0].max() + eyes))
+    y1 = min(image.shape[0], math.ceil(outline[:, 1].max() + eyes))
+    if (x1 - x0) * (y1 - y0) * 4 > image.shape[0] * image.shape[1]:
+        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
+    out = image.copy()
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return out
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+    local = outline - (x0, y0)
+    height, width = crop.shape[:2]
     k = _SUPERSAMPLE
     shape = Image.new("L", (width * k, height * k), 0)
-    ImageDraw.Draw(shape).polygon([(float(x) * k, float(y) * k) for x, y in outline], fill=255)
+    ImageDraw.Draw(shape).polygon([(float(x) * k, float(y) * k) for x, y in local], fill=255)
     alpha = np.asarray(shape.resize((width, height), Image.Resampling.BOX), dtype=np.float64) / 255.0
     if not alpha.any():
-        return image.copy()
-    fill = _fill(image, alpha, spec, outline, across, down, eyes)
-    out = image.astype(np.float64) * (1 - alpha[..., None]) + fill * alpha[..., None]
-    out = _ear_loops(out, outline, spec, eyes)
-    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+        return out
+    fill = _fill(crop, alpha, spec, local, across, down, eyes)
+    drawn = crop.astype(np.float64) * (1 - alpha[..., None]) + fill * alpha[..., None]
+    drawn = _ear_loops(drawn, local, spec, eyes)
+    out[y0:y1, x0:x1] = np.clip(drawn + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _fill(
