@@ -47,7 +47,7 @@ def test_a_mask_in_a_large_photo_changes_only_the_face(
     face_photo = samples["hopper"]
     big = np.zeros((2400, 3200, 3), dtype=np.uint8)
     big[1000 : 1000 + face_photo.shape[0], 1500 : 1500 + face_photo.shape[1]] = face_photo
-    landmarks = engine.detect(face_photo)[0].landmarks + (1500, 1000)
+    landmarks = engine.detect(face_photo)[0].landmarks + np.array([1500.0, 1000.0])
     masked = draw_mask(big, landmarks, mask_for("big", 0, "surgical"))
     rows, cols = np.nonzero(np.any(masked != big, axis=2))
     outline = mask_outline(landmarks, mask_for("big", 0, "surgical"))
