@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,18 @@ def test_a_mask_in_a_large_photo_changes_only_the_face(
     assert rows.size > 0
     assert outline[:, 0].min() - eyes <= cols.min() and cols.max() <= outline[:, 0].max() + eyes
     assert outline[:, 1].min() - eyes <= rows.min() and rows.max() <= outline[:, 1].max() + eyes
+
+
+def test_evaluate_lfw_masked_rejects_a_bad_cache(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from faceprint.cli import cli
+
+    lfw = tmp_path / "lfw"
+    (lfw / "A").mkdir(parents=True)
+    (lfw / "pairs.txt").write_text("2 1\nA 1 2\nA 1 B 1\nA 1 2\nA 1 B 1\n")
+    bad = tmp_path / "cache.npz"
+    bad.write_bytes(b"not a cache")
+    result = CliRunner().invoke(cli, ["evaluate", "lfw", str(lfw), "--masked", "probe", "--cache", str(bad)])
+    assert result.exit_code != 0 and "not a masked-LFW cache" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

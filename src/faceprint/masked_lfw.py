@@ -372,7 +372,12 @@ def run_masked_lfw(
     files = sorted({p.a for p in pair_list} | {p.b for p in pair_list})
     data = None
     if cache is not None and Path(cache).is_file():
-        data = MaskedLfw.load(cache)
+        try:
+            data = MaskedLfw.load(cache)
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidInput(
+                f"{cache}: not a masked-LFW cache ({exc}); delete it or name another"
+            ) from None
         if list(data.files) != files:
             data = None
     if data is None:
@@ -380,7 +385,10 @@ def run_masked_lfw(
             on_total(len(files))
         data = embed_masked_lfw(root, files, seed=seed, settings=settings, workers=workers, progress=progress)
         if cache is not None:
-            data.save(cache)
+            try:
+                data.save(cache)
+            except OSError as exc:
+                raise InvalidInput(f"{cache}: cannot write the cache ({exc.strerror or exc})") from None
     plain = load_calibration(data.model)
     try:
         masked, source = load_calibration(data.model + "+masked"), "shipped"
