@@ -33,6 +33,7 @@ _COLOURS = {
 }
 _PRINTS = ((190, 40, 60), (40, 90, 160), (60, 120, 70), (220, 170, 60), (120, 60, 130))
 _SUPERSAMPLE = 3
+_WHOLE = 2_000_000  # photos up to this many pixels are drawn on whole
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,16 @@ def draw_mask(image: RGBImage, landmarks: NDArray[np.float64], spec: MaskSpec) -
         raise InvalidInput(f"expected an RGB image, got shape {image.shape}")
     outline = mask_outline(landmarks, spec)
     _, across, down, eyes, _ = _frame(landmarks)
-    # in a photo much larger than the mask, work on the mask's surroundings only: its box, grown by
-    # an eye distance for the ear loops and the light's blur (a face crop is drawn whole)
+    # in a large photo (over 2 MP: a phone photo, not a face crop such as LFW's, which is drawn
+    # whole and so exactly as the measured protocols drew it) much larger than the mask, work on
+    # the mask's surroundings only: its box, grown by an eye distance for the ear loops and the blur
     x0, y0 = (max(0, math.floor(v - eyes)) for v in outline.min(axis=0))
     x1 = min(image.shape[1], math.ceil(outline[:, 0].max() + eyes))
     y1 = min(image.shape[0], math.ceil(outline[:, 1].max() + eyes))
-    if (x1 - x0) * (y1 - y0) * 4 > image.shape[0] * image.shape[1]:
+    if (
+        image.shape[0] * image.shape[1] <= _WHOLE
+        or (x1 - x0) * (y1 - y0) * 4 > image.shape[0] * image.shape[1]
+    ):
         x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
     out = image.copy()
     if x1 - x0 < 2 or y1 - y0 < 2:
