@@ -20,6 +20,7 @@ from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
 from .frontend import fit_side, refine_boxes
 from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
+from .maskscore import mask_score
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
@@ -319,7 +320,9 @@ class Engine:
         landmarks = pts / (sx, sy)
         landmarks.setflags(write=False)
         pts.setflags(write=False)
-        return _Found(Face(box=box, score=score, landmarks=landmarks, detector=detector), image, pts, sx, sy)
+        masked = mask_score(image, pts)
+        face = Face(box=box, score=score, landmarks=landmarks, detector=detector, mask_score=masked)
+        return _Found(face, image, pts, sx, sy)
 
     # -- embedding -----------------------------------------------------------------------------
 
@@ -368,19 +371,7 @@ class Engine:
         n = sum(len(found) for found in items)
         if n == 0:
             return [[] for _ in items]
-        embedder = self._embedder_model()
-        chips = [
-            face_chip(f.image, f.points, size=embedder.chip_size, padding=embedder.chip_padding)
-            for found in items
-            for f in found
-        ]
-        if self.mirror:
-            chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
-        with self._run_lock:
-            vectors = embedder.embed_chips(chips)
-        if self.mirror:
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors[:n] + vectors[n:]
+        vectors = self._vectors([(f.image, f.points) for found in items for f in found])
         model = self.model_id
         out: list[list[Face]] = []
         start = 0
@@ -389,11 +380,40 @@ class Engine:
             for f, vec in zip(found, vectors[start : start + len(found)], strict=True):
                 extra: dict[str, object] = {"template": Template(vec, model)}
                 if quality:
-                    extra["quality"] = f.quality()
+                    q = f.quality()
+                    if f.face.masked:  # a masked face's template is less reliable: say so
+                        q = dataclasses.replace(q, reasons=(*q.reasons, "masked"))
+                    extra["quality"] = q
                 faces.append(dataclasses.replace(f.face, **extra))  # type: ignore[arg-type]
             out.append(faces)
             start += len(found)
         return out
+
+    def templates_at(self, faces: Sequence[tuple[RGBImage, NDArray[np.float64]]]) -> list[Template]:
+        """Templates of faces given as (image, 5-point landmarks in its pixels), no detection.
+
+        Used where the face's place is known from another copy of the photo (e.g. a synthetic
+        mask drawn on an enrolment photo, :mod:`faceprint.masks`).
+        """
+        if not faces:
+            return []
+        return [Template(vec, self.model_id) for vec in self._vectors(faces)]
+
+    def _vectors(self, faces: Sequence[tuple[RGBImage, NDArray[np.float64]]]) -> NDArray[np.float32]:
+        """Embeddings of faces given as (image, landmarks), in one embedder call; mirror-averaged
+        when the engine mirrors (unit length is left to :class:`Template`)."""
+        embedder = self._embedder_model()
+        size, padding = embedder.chip_size, embedder.chip_padding
+        chips = [face_chip(image, pts, size=size, padding=padding) for image, pts in faces]
+        if self.mirror:
+            chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+        with self._run_lock:
+            vectors = embedder.embed_chips(chips)
+        if self.mirror:
+            n = len(faces)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors[:n] + vectors[n:]
+        return vectors
 
     def template(self, source: FaceInput) -> Template:
         """The template of a face, a template itself, or of the main face in an image (:meth:`embed_main`)."""

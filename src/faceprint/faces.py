@@ -103,6 +103,8 @@ class Face:
     in the image: the subject's left eye is on the image's right), left eye outer and inner
     corner, base of the nose — dlib's 5-point order. ``template`` is ``None`` until embedded;
     ``quality`` is ``None`` unless asked for (``Engine.embed(..., quality=True)``).
+    ``mask_score`` says how much the face looks masked (:mod:`faceprint.maskscore`; ``None`` when
+    not assessed); :attr:`masked` is its decision.
     """
 
     box: Box
@@ -111,6 +113,12 @@ class Face:
     template: Template | None = None
     detector: str = ""
     quality: Quality | None = None
+    mask_score: float | None = None
+
+    @property
+    def masked(self) -> bool:
+        """Whether the face appears to wear a mask (``mask_score`` at least 0.5)."""
+        return self.mask_score is not None and self.mask_score >= 0.5
 
     def to_json(self, *, with_template: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the template only when asked for (it is biometric data)."""
@@ -119,6 +127,9 @@ class Face:
             "score": round(float(self.score), 6),
             "landmarks": [[float(x), float(y)] for x, y in self.landmarks],
         }
+        if self.mask_score is not None:
+            out["masked"] = self.masked
+            out["mask_score"] = round(float(self.mask_score), 4)
         if with_template and self.template is not None:
             out["template"] = self.template.to_list()
             out["model"] = self.template.model

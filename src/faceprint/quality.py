@@ -1,7 +1,8 @@
 """How usable a detected face is for recognition: size, sharpness, pose and exposure, with reasons.
 
 Each factor is a score in [0, 1] (1 = no problem); the overall score is their product. A factor
-below one half names its reason. Photo libraries index every face but only faces with
+below one half names its reason; the engine adds the reason ``masked`` for a face that appears
+to wear a mask (:mod:`faceprint.maskscore`). Photo libraries index every face but only faces with
 :attr:`Quality.ok` seed people (see :mod:`faceprint.cluster`): small, blurred, turned-away or badly
 exposed faces give unreliable templates that chain different people together.
 """

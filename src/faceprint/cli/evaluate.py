@@ -25,6 +25,15 @@ def evaluate() -> None:
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Write ROC and DET curves here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores).")
+@click.option(
+    "--masked",
+    type=click.Choice(["probe", "both"]),
+    default=None,
+    help="Draw synthetic masks on the second image of each pair (probe) or on both (docs/masks.md).",
+)
+@click.option(
+    "--cache", type=click.Path(path_type=Path), default=None, help="With --masked: keep the templates here."
+)
 @engine_options
 def evaluate_lfw_command(
     directory: Path,
@@ -32,6 +41,8 @@ def evaluate_lfw_command(
     plot: Path | None,
     as_json: bool,
     workers: int | None,
+    masked: str | None,
+    cache: Path | None,
     detector: str | None,
     upsample: int | None,
     mirror: bool | None,
@@ -40,6 +51,11 @@ def evaluate_lfw_command(
     from ..evaluate import evaluate_lfw, plot_lfw
 
     settings = cli_settings(detector, upsample, mirror)
+    if masked is not None:
+        from .masks import masked_lfw
+
+        masked_lfw(directory, pairs, masked, settings, workers, cache, as_json)
+        return
     with progress("embedding LFW", None) as (advance, set_total):
         report = evaluate_lfw(
             directory, pairs=pairs, settings=settings, workers=workers, progress=advance, on_total=set_total

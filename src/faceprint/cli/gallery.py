@@ -188,7 +188,8 @@ def search(
                 found = ", ".join(
                     f"{m.subject} (similarity {m.similarity:.3f}, FMR {m.fmr:.1g})" for m in face.matches
                 )
-                click.echo(f"{image}{where}: {found or 'no match'} ({why})")
+                masked = " (masked)" if face.masked else ""
+                click.echo(f"{image}{where}{masked}: {found or 'no match'} ({why})")
     sys.exit(0 if matched else EXIT_ERROR if failed else EXIT_NO_MATCH)
 
 

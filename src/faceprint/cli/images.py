@@ -56,7 +56,7 @@ def detect(
         click.echo(f"{image}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
         for i, f in enumerate(faces):
             box = ", ".join(f"{v:.0f}" for v in f.box.as_list())
-            click.echo(f"  [{i}] box ({box})  score {f.score:.3f}")
+            click.echo(f"  [{i}] box ({box})  score {f.score:.3f}" + ("  masked" if f.masked else ""))
 
     _each_image(images, "detecting", as_json, work, show)
 

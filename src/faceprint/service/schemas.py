@@ -145,6 +145,10 @@ class FaceOut(_Out):
     box: Box
     score: float
     landmarks: list[list[float]]
+    masked: bool | None = Field(default=None, description="the face appears to wear a mask (docs/masks.md)")
+    mask_score: float | None = Field(
+        default=None, description="how much it looks masked; 0.5 and above: masked"
+    )
 
 
 class DetectOut(_Out):
@@ -170,6 +174,7 @@ class MatchOut(_Out):
 class FaceSearchOut(_Out):
     box: Box | None
     matches: list[MatchOut]
+    masked: bool | None = Field(default=None, description="the probe face appears to wear a mask")
 
 
 class SearchOut(_Out):

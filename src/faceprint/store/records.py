@@ -98,12 +98,16 @@ class FaceSearch:
 
     box: Box | None
     matches: tuple[SubjectMatch, ...]
+    masked: bool | None = None  # the probe face appears masked (None: not assessed, e.g. a template)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "box": None if self.box is None else self.box.as_list(),
             "matches": [m.to_json() for m in self.matches],
         }
+        if self.masked is not None:
+            out["masked"] = self.masked
+        return out
 
 
 @dataclass(frozen=True)

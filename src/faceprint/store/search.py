@@ -60,6 +60,7 @@ def search_many(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
                 matches=tuple(SubjectMatch(name, sim, calibration.fmr(sim)) for name, sim in matches),
+                masked=face.masked if face.mask_score is not None else None,
             )
             for face, matches in zip(faces, found, strict=True)
         )

@@ -111,10 +111,10 @@ async function drawSearch(file, result) {
   ctx.font = Math.max(14, line * 8) + "px sans-serif";
   result.faces.forEach((face, i) => {
     const best = face.matches[0];
-    const label = best ? best.subject + " " + best.similarity.toFixed(3) : "no match";
+    const label = (best ? best.subject + " " + best.similarity.toFixed(3) : "no match") + (face.masked ? ", masked" : "");
     const item = document.createElement("li");
     item.className = "face";
-    item.textContent = "face " + (i + 1) + ": " +
+    item.textContent = "face " + (i + 1) + (face.masked ? " (masked)" : "") + ": " +
       (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) + ")").join(", ") : "no match");
     list.appendChild(item);
     if (!face.box) return;

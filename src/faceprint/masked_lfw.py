@@ -1,0 +1,399 @@
+"""The masked LFW protocol: LFW's 10 folds and pairs, with synthetic masks on one or both images.
+
+Each image is embedded three ways, in worker processes (:func:`embed_masked_lfw`):
+
+- **bare**: as ``faceprint evaluate lfw`` does (the face overlapping LFW's central box, CNN and
+  central-box fallbacks);
+- **masked**: with a mask drawn from the bare face's landmarks (:func:`faceprint.masks.mask_for`,
+  seeded by the file name: the same mask in every pair the image is in), then found again by
+  the same policy, as a camera would see it: how many faces the detector loses, and how far the
+  landmarks move (mean distance of the 5 points, in eye-centre distances), are reported;
+- **enrolment copies**: the bare image with a synthetic mask of each style drawn on it and
+  embedded at the bare landmarks, as masked enrolment templates are made
+  (:mod:`faceprint.masked_enrol`).
+
+``--masked probe`` masks the second image of every pair; ``both`` masks both. Scores compared:
+``plain`` (what the pipeline does today) and ``mitigated`` (a probe the mask test calls masked is
+also compared with the other side's bare template and masked copies, the mean of those
+similarities, at the FMR of its own calibration table, measured on masked impostor pairs, and
+accepted on either comparison at twice the smaller FMR; an unmasked-looking probe is compared as
+today).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .calibrate import Calibration, load_calibration
+from .config import Settings
+from .engine import Engine
+from .errors import FaceprintError, InvalidInput, ModelError
+from .evaluate import equal_error_rate, lfw_face, read_lfw_pairs, tar_at_far, ten_fold_accuracy
+from .masks import draw_mask, mask_for
+
+__all__ = [
+    "ENROL_STYLES",
+    "MaskedLfw",
+    "MaskedReport",
+    "embed_masked_lfw",
+    "evaluate_masked_lfw",
+    "gallery_side",
+    "masked_comparison",
+    "masked_impostor_scores",
+    "routed_scores",
+    "run_masked_lfw",
+]
+
+#: Styles of the masked copies made of an enrolment photo (one each).
+ENROL_STYLES = ("surgical", "cloth", "white", "patterned")
+_CHUNK = 16
+_worker: dict[str, Engine] = {}
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedLfw:
+    """Per image (rows in ``files`` order): bare, masked and enrolment-copy templates and checks."""
+
+    files: tuple[str, ...]
+    bare: NDArray[np.float32]  # (n, dim)
+    masked: NDArray[np.float32]  # (n, dim)
+    copies: NDArray[np.float32]  # (n, len(ENROL_STYLES), dim)
+    bare_score: NDArray[np.float64]  # mask score of the bare face
+    masked_score: NDArray[np.float64]  # mask score of the masked face (NaN: not found by the detector)
+    bare_how: tuple[str, ...]  # "detector" / "cnn" / "box"
+    masked_how: tuple[str, ...]
+    landmark_error: NDArray[np.float64]  # mean point distance / eye distance (NaN: no detection)
+    styles: tuple[str, ...]  # the probe mask's style per image
+    model: str
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        np.savez(path, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MaskedLfw:
+        with np.load(path) as d:
+            return cls(
+                files=tuple(str(f) for f in d["files"]),
+                bare=d["bare"],
+                masked=d["masked"],
+                copies=d["copies"],
+                bare_score=d["bare_score"],
+                masked_score=d["masked_score"],
+                bare_how=tuple(str(h) for h in d["bare_how"]),
+                masked_how=tuple(str(h) for h in d["masked_how"]),
+                landmark_error=d["landmark_error"],
+                styles=tuple(str(s) for s in d["styles"]),
+                model=str(d["model"]),
+            )
+
+
+def _init(settings: Settings) -> None:
+    _worker["main"] = Engine(settings).load()
+    _worker["cnn"] = Engine(dataclasses.replace(settings, detector="cnn"))
+
+
+def _eye_distance(points: NDArray[np.float64]) -> float:
+    return float(np.linalg.norm(points[0:2].mean(axis=0) - points[2:4].mean(axis=0)))
+
+
+def _chunk(job: tuple[Sequence[str], Sequence[str], int]) -> list[tuple[object, ...]]:
+    paths, names, seed = job
+    engine, cnn = _worker["main"], _worker["cnn"]
+    out: list[tuple[object, ...]] = []
+    for path, name in zip(paths, names, strict=True):
+        rgb = engine.load_image(path)
+        box, how = lfw_face(engine, cnn, rgb)
+        assert box is not None  # LFW crops always give a box
+        bare = engine.embed(rgb, boxes=[box])[0]
+        spec = mask_for(name, seed)
+        masked_rgb = draw_mask(rgb, bare.landmarks, spec)
+        mbox, mhow = lfw_face(engine, cnn, masked_rgb)
+        assert mbox is not None
+        masked = engine.embed(masked_rgb, boxes=[mbox])[0]
+        err = float("nan")
+        if mhow == "detector":
+            err = float(np.mean(np.linalg.norm(masked.landmarks - bare.landmarks, axis=1))) / max(
+                _eye_distance(bare.landmarks), 1.0
+            )
+        copies = [
+            draw_mask(rgb, bare.landmarks, mask_for(name, seed + 1 + i, style))
+            for i, style in enumerate(ENROL_STYLES)
+        ]
+        copy_templates = engine.templates_at([(c, bare.landmarks) for c in copies])
+        assert bare.template is not None and masked.template is not None
+        out.append(
+            (
+                bare.template.vector,
+                masked.template.vector,
+                np.stack([t.vector for t in copy_templates]),
+                float(bare.mask_score or 0.0),
+                float(masked.mask_score or 0.0) if mhow == "detector" else float("nan"),
+                how,
+                mhow,
+                err,
+                spec.style,
+            )
+        )
+    return out
+
+
+def embed_masked_lfw(
+    root: str | os.PathLike[str],
+    files: Sequence[str],
+    *,
+    seed: int = 0,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> MaskedLfw:
+    """Bare, masked and enrolment-copy templates of LFW images (see the module's docstring)."""
+    root = Path(root)
+    if not files:
+        raise InvalidInput(f"{root}: no images to embed")
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise InvalidInput(
+            f"{root}: {len(missing)} image(s) named by the pairs are missing, e.g. {missing[0]}"
+        )
+    settings = settings or Settings.from_env()
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and settings.threads == 0:
+        settings = dataclasses.replace(settings, threads=1)
+    jobs = [
+        ([str(root / f) for f in files[i : i + _CHUNK]], list(files[i : i + _CHUNK]), seed)
+        for i in range(0, len(files), _CHUNK)
+    ]
+    rows: list[tuple[object, ...]] = []
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(settings,)) as pool:
+        try:
+            for chunk in pool.map(_chunk, jobs):
+                rows += chunk
+                if progress is not None:
+                    progress(len(chunk))
+        except cf.process.BrokenProcessPool as exc:
+            raise FaceprintError(f"an embedding worker died ({exc})") from None
+    cols = list(zip(*rows, strict=True))
+    return MaskedLfw(
+        files=tuple(files),
+        bare=np.stack(cols[0]).astype(np.float32),
+        masked=np.stack(cols[1]).astype(np.float32),
+        copies=np.stack(cols[2]).astype(np.float32),
+        bare_score=np.array(cols[3], dtype=np.float64),
+        masked_score=np.array(cols[4], dtype=np.float64),
+        bare_how=tuple(str(h) for h in cols[5]),
+        masked_how=tuple(str(h) for h in cols[6]),
+        landmark_error=np.array(cols[7], dtype=np.float64),
+        styles=tuple(str(s) for s in cols[8]),
+        model=Engine(settings).model_id,
+    )
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+
+
+def gallery_side(bare: NDArray[np.float32], copies: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per image, what masked enrolment stores: the bare template and its masked copies, (n, 1 + k, dim)."""
+    return np.concatenate([bare[:, None], copies], axis=1)
+
+
+def routed_scores(
+    gallery: NDArray[np.float32],
+    gallery_copies: NDArray[np.float32],
+    probe: NDArray[np.float32],
+    probe_masked: NDArray[np.bool_],
+    plain: Calibration,
+    masked: Calibration,
+) -> NDArray[np.float64]:
+    """Pair scores on the FMR scale (-log10 FMR).
+
+    Any probe: its similarity to the bare template, at that score's FMR in ``plain`` (as today).
+    A probe the mask test calls masked is also scored by :func:`masked_comparison` with the
+    gallery side's bare template and masked copies, at that score's FMR in ``masked`` (measured on
+    masked impostor pairs scored the same way), and accepted on either: its FMR is twice the
+    smaller of the two (a union bound for two tests, so the FMR stays honest; a bare face the test
+    wrongly calls masked keeps its bare score).
+    """
+    bare = np.einsum("ij,ij->i", gallery, probe).astype(np.float64)
+    fmr = np.array([plain.fmr(float(s)) for s in bare])
+    if probe_masked.any():
+        side = gallery_side(gallery, gallery_copies)[probe_masked]
+        score = masked_comparison(side, probe[probe_masked])
+        either = np.minimum(fmr[probe_masked], [masked.fmr(float(s)) for s in score])
+        fmr[probe_masked] = np.minimum(1.0, 2.0 * either)
+    out: NDArray[np.float64] = -np.log10(fmr)
+    return out
+
+
+def masked_comparison(side: NDArray[np.float32], probe: NDArray[np.float32]) -> NDArray[np.float64]:
+    """A masked probe's score against one enrolment side per row: the mean similarity to its bare
+    template and masked copies (``side`` (n, 1 + k, dim), ``probe`` (n, dim))."""
+    out: NDArray[np.float64] = np.einsum("ikj,ij->ik", side, probe).mean(axis=1).astype(np.float64)
+    return out
+
+
+def masked_impostor_scores(data: MaskedLfw) -> NDArray[np.float32]:
+    """Every cross-identity (masked probe, enrolment side) pair's :func:`masked_comparison`: the
+    masked table's impostors."""
+    labels = np.array([f.split("/")[0] for f in data.files])
+    side = gallery_side(data.bare, data.copies)
+    parts = []
+    for start in range(0, len(data.files), 512):
+        block = np.einsum("ikd,jd->ijk", side[start : start + 512], data.masked).mean(axis=2)
+        parts.append(block[labels[start : start + 512, None] != labels[None, :]])
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class MaskedReport:
+    """Accuracy (10-fold), TAR at FAR 1e-3 and EER of one way of scoring, plus detection figures."""
+
+    name: str
+    accuracy: float
+    accuracy_std: float
+    tar_at_far: float  # FAR 1e-3
+    eer: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "accuracy": round(self.accuracy, 6),
+            "accuracy_std": round(self.accuracy_std, 6),
+            "tar_at_far_1e-3": round(self.tar_at_far, 6),
+            "eer": round(self.eer, 6),
+        }
+
+
+def _report(
+    name: str, scores: NDArray[np.float64], same: NDArray[np.bool_], folds: NDArray[np.int64]
+) -> MaskedReport:
+    accuracies, _ = ten_fold_accuracy(scores, same, folds)
+    genuine, impostor = scores[same], scores[~same]
+    return MaskedReport(
+        name=name,
+        accuracy=float(np.mean(accuracies)),
+        accuracy_std=float(np.std(accuracies)),
+        tar_at_far=tar_at_far(genuine, impostor, 1e-3),
+        eer=equal_error_rate(genuine, impostor),
+    )
+
+
+def evaluate_masked_lfw(
+    data: MaskedLfw,
+    pairs_file: str | os.PathLike[str],
+    *,
+    mode: str,
+    plain: Calibration,
+    masked: Calibration | None,
+) -> dict[str, object]:
+    """Reports for ``mode`` ("probe" or "both"): bare pairs, masked pairs as today, mitigated; and
+    what the detector, the landmarks and the mask test did."""
+    if mode not in ("probe", "both"):
+        raise InvalidInput(f"--masked must be probe or both, not {mode!r}")
+    started = time.perf_counter()
+    pairs = read_lfw_pairs(pairs_file)
+    index = {f: i for i, f in enumerate(data.files)}
+    ia = np.array([index[p.a] for p in pairs])
+    ib = np.array([index[p.b] for p in pairs])
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs], dtype=np.int64)
+    flagged = data.masked_score >= 0.5  # NaN (lost) compares False
+    a_side = data.masked[ia] if mode == "both" else data.bare[ia]
+    reports = [
+        _report("bare (no masks)", np.einsum("ij,ij->i", data.bare[ia], data.bare[ib]), same, folds),
+        _report(f"masked {mode}, today", np.einsum("ij,ij->i", a_side, data.masked[ib]), same, folds),
+    ]
+    if masked is not None:
+        bare_routed = routed_scores(
+            data.bare[ia], data.copies[ia], data.bare[ib], data.bare_score[ib] >= 0.5, plain, masked
+        )
+        reports.insert(1, _report("bare, mitigation on", bare_routed, same, folds))
+        if mode == "probe":
+            routed = routed_scores(
+                data.bare[ia], data.copies[ia], data.masked[ib], flagged[ib], plain, masked
+            )
+            reports.append(_report("masked probe, mitigated", routed, same, folds))
+    used = np.unique(np.concatenate([ib, ia] if mode == "both" else [ib]))
+    lost = int(sum(data.masked_how[i] != "detector" for i in used))
+    errors = data.landmark_error[used]
+    return {
+        "mode": mode,
+        "reports": [r.to_json() for r in reports],
+        "images_masked": int(used.size),
+        "faces_lost_by_detector": lost,
+        "faces_lost_unmasked": int(sum(data.bare_how[i] != "detector" for i in used)),
+        "landmark_error_median": round(float(np.nanmedian(errors)), 4),
+        "landmark_error_p90": round(float(np.nanpercentile(errors, 90)), 4),
+        "landmark_error_over_0.1": round(float(np.nanmean(errors > 0.1)), 4),
+        "mask_test_found": round(
+            float(np.mean(flagged[used][np.array(data.masked_how)[used] == "detector"])), 4
+        ),
+        "mask_test_false_on_bare": round(float(np.mean(data.bare_score >= 0.5)), 4),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_masked_lfw(
+    root: str | os.PathLike[str],
+    *,
+    mode: str,
+    pairs: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict[str, object]:
+    """``faceprint evaluate lfw DIR --masked MODE``: embed (or read ``cache``) and score.
+
+    The masked comparisons' table is the one shipped for the model (``calibration-<model>+masked``);
+    where none ships it is measured on these images' masked impostor pairs and the report says so.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: not a directory")
+    if mode not in ("probe", "both"):
+        raise InvalidInput(f"--masked must be probe or both, not {mode!r}")
+    pairs_file = Path(pairs) if pairs is not None else root / "pairs.txt"
+    pair_list = read_lfw_pairs(pairs_file)
+    files = sorted({p.a for p in pair_list} | {p.b for p in pair_list})
+    data = None
+    if cache is not None and Path(cache).is_file():
+        try:
+            data = MaskedLfw.load(cache)
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidInput(
+                f"{cache}: not a masked-LFW cache ({exc}); delete it or name another"
+            ) from None
+        if list(data.files) != files:
+            data = None
+    if data is None:
+        if on_total is not None:
+            on_total(len(files))
+        data = embed_masked_lfw(root, files, seed=seed, settings=settings, workers=workers, progress=progress)
+        if cache is not None:
+            try:
+                data.save(cache)
+            except OSError as exc:
+                raise InvalidInput(f"{cache}: cannot write the cache ({exc.strerror or exc})") from None
+    plain = load_calibration(data.model)
+    try:
+        masked, source = load_calibration(data.model + "+masked"), "shipped"
+    except ModelError:
+        masked = Calibration.from_scores(masked_impostor_scores(data), model=data.model + "+masked")
+        source = "measured on these images"
+    report = evaluate_masked_lfw(data, pairs_file, mode=mode, plain=plain, masked=masked)
+    return {**report, "model": data.model, "masked_calibration": source}

@@ -1,0 +1,37 @@
+"""The HTTP service shows whether a face appears masked, on detection and on search."""
+
+from __future__ import annotations
+
+import faceprint
+from faceprint.imageio import RGBImage
+from faceprint.masks import draw_mask, mask_for
+from tests.conftest import encode
+from tests.service.conftest import Server
+
+
+def test_detect_and_search_say_masked(
+    server: Server, engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
+    rgb = samples["hopper"]
+    masked = draw_mask(rgb, engine.detect(rgb)[0].landmarks, mask_for("hopper", 0, "surgical"))
+    client = server.client("detect")
+    bare = client.post(
+        "/v1/detect", files={"image": ("b.jpg", encode(rgb, "JPEG", quality=92), "image/jpeg")}
+    )
+    face = bare.json()["faces"][0]
+    assert face["masked"] is False and 0 <= face["mask_score"] < 0.5
+    wearing = client.post(
+        "/v1/detect", files={"image": ("m.jpg", encode(masked, "JPEG", quality=92), "image/jpeg")}
+    )
+    assert wearing.json()["faces"][0]["masked"] is True
+    admin = server.client()
+    assert admin.post("/v1/subjects", json={"subject": "masked-grace", "purpose": "masks"}).status_code == 201
+    jpeg = encode(rgb, "JPEG", quality=92)
+    assert admin.post("/v1/subjects/masked-grace/faces", files={"images": ("g.jpg", jpeg)}).status_code == 200
+    search = server.client("search").post(
+        "/v1/search",
+        files={"image": ("m.jpg", encode(masked, "JPEG", quality=92), "image/jpeg")},
+        data={"purpose": "masks"},
+    )
+    assert search.status_code == 200, search.text
+    assert search.json()["faces"][0]["masked"] is True
