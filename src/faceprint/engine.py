@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import copy
+import dataclasses
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .align import face_chip
-from .calibrate import Calibration, load_calibration
+from .calibrate import Calibration
 from .choice import main_face, rivals
 from .config import MIRROR_SUFFIX, Settings
 from .errors import InvalidInput, NoFace
@@ -23,7 +23,8 @@ from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
-from .models.registry import detector_defaults, detector_names, load_detector, load_embedder, load_landmarker
+from .models.operator import load_recogniser, recogniser_calibration
+from .models.registry import detector_defaults, detector_names, load_detector, load_landmarker
 from .quality import Quality, assess
 
 __all__ = ["Engine", "FaceInput"]
@@ -180,7 +181,7 @@ class Engine:
             if self._landmarker is None:
                 self._landmarker = load_landmarker(backend=s.backend, cache=s.cache_dir)
             if embed and self._embedder is None:
-                self._embedder = load_embedder(backend=s.backend, threads=s.threads, cache=s.cache_dir)
+                self._embedder = load_recogniser(s)
             return self._detector, self._landmarker, self._embedder
 
     def _embedder_model(self) -> Embedder:
@@ -210,7 +211,7 @@ class Engine:
     def calibration(self) -> Calibration:
         """The score <-> FMR table of this engine's embedding model."""
         if self._calibration is None:
-            self._calibration = load_calibration(self.model_id)
+            self._calibration = recogniser_calibration(self.settings, self.model_id)
         return self._calibration
 
     def following(self, models: Iterable[str]) -> Engine:
@@ -428,8 +429,11 @@ class Engine:
         if n == 0:
             return [[] for _ in items]
         embedder = self._embedder_model()
+        cut = getattr(embedder, "cut", None)  # an operator's model cuts chips by its manifest
         chips = [
-            face_chip(f.image, f.points, size=embedder.chip_size, padding=embedder.chip_padding)
+            cut(f.image, f.points)
+            if cut
+            else face_chip(f.image, f.points, size=embedder.chip_size, padding=embedder.chip_padding)
             for found in items
             for f in found
         ]
