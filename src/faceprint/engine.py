@@ -483,6 +483,17 @@ class Engine:
         calibration.threshold(fmr)  # validate fmr before any image work
         return compare(self.template(a), self.template(b), calibration, fmr=fmr)
 
+    def similarity(self, a: FaceInput, b: FaceInput) -> float:
+        """The raw cosine similarity of two faces' templates: no calibration table, no decision.
+
+        For a model that has no table yet (an operator's, before ``faceprint calibrate``); what a
+        similarity means for false matches is only known once the model is calibrated.
+        """
+        ta, tb = self.template(a), self.template(b)
+        if ta.model != tb.model:
+            raise InvalidInput(f"cannot compare templates of different models ({ta.model!r} and {tb.model!r})")
+        return float(np.clip(np.dot(ta.vector, tb.vector), -1.0, 1.0))
+
     def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:
         return [self.verify(a, b, fmr=fmr) for a, b in pairs]
 
