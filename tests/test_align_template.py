@@ -21,7 +21,7 @@ def _ramp() -> NDArray[np.uint8]:
 
 def test_a_shifted_face_gives_the_shifted_crop() -> None:
     image = _ramp()
-    chip = template_chip(image, REFERENCE + (30, 40), REFERENCE, width=112, height=112)
+    chip = template_chip(image, REFERENCE + np.array([30, 40]), REFERENCE, width=112, height=112)
     v, u = np.mgrid[0:112, 0:112]
     assert np.array_equal(chip[..., 0], u + 30) and np.array_equal(chip[..., 1], v + 40)
     assert np.all(chip[..., 2] == 77)
@@ -55,7 +55,7 @@ def test_outside_the_image_is_black_and_a_face_beyond_it_gives_a_black_chip() ->
 def test_non_square_chips_and_two_point_alignment() -> None:
     image = _ramp()
     ref = np.array([[20.0, 30.0], [60.0, 30.0]])
-    chip = template_chip(image, ref + (5, 7), ref, width=80, height=96)
+    chip = template_chip(image, ref + np.array([5, 7]), ref, width=80, height=96)
     assert chip.shape == (96, 80, 3) and chip[0, 0, 0] == 5 and chip[95, 79, 1] == 95 + 7
 
 

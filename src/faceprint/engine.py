@@ -491,7 +491,9 @@ class Engine:
         """
         ta, tb = self.template(a), self.template(b)
         if ta.model != tb.model:
-            raise InvalidInput(f"cannot compare templates of different models ({ta.model!r} and {tb.model!r})")
+            raise InvalidInput(
+                f"cannot compare templates of different models ({ta.model!r} and {tb.model!r})"
+            )
         return float(np.clip(np.dot(ta.vector, tb.vector), -1.0, 1.0))
 
     def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:

@@ -17,7 +17,6 @@ from faceprint.align_template import ARCFACE_112, template_chip
 from faceprint.cli import cli
 from faceprint.errors import ModelError
 from faceprint.imageio import RGBImage
-from faceprint.models.export_dlib import export_dlib_resnet
 from faceprint.models.onnx_recogniser import OnnxRecogniser
 from faceprint.models.operator import operator_manifest, register
 from tests.models.operator_graphs import arcface_graph, write_model
@@ -60,7 +59,7 @@ def test_exported_dlib_resnet_reproduces_todays_templates(
             assert a.template is not None and b.template is not None
             assert float(np.abs(a.template.vector - b.template.vector).max()) <= 1e-5
     # without a table of its own, decisions at an FMR are refused; raw similarity is there when asked
-    with pytest.raises(ModelError, match="no calibration table.*faceprint calibrate"):
+    with pytest.raises(ModelError, match=r"no calibration table.*faceprint calibrate"):
         operator.verify(samples["astronaut"], samples["astronaut_copy"])
     assert operator.similarity(samples["astronaut"], samples["astronaut_copy"]) == pytest.approx(
         engine.similarity(samples["astronaut"], samples["astronaut_copy"]), abs=1e-5
@@ -152,4 +151,8 @@ def test_arcface_style_model_add_check_calibrate_enrol_search(
         assert store.model_id == "arcface-test-v1+mirror"
         found = store.search(obama[0], purpose="test", fmr=0.05)
     best = found.faces[0].matches[0]
-    assert best.subject == "obama" and best.similarity > 0.999 and found.threshold == engine.calibration.threshold(0.05)
+    assert (
+        best.subject == "obama"
+        and best.similarity > 0.999
+        and found.threshold == engine.calibration.threshold(0.05)
+    )
