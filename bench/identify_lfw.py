@@ -166,7 +166,10 @@ def main() -> int:
         if up is None:  # the detector's own default, as a plain engine uses it
             up = Engine(dataclasses.replace(Settings.from_env(), detector=detector)).upsample
         mirrored = mirror is not False and name.startswith("faceprint-")
-        cache = args.cache / f"faces-{args.photos}-{name.partition('+')[0]}{'-mirror' if mirrored else ''}-up{up}.npz"
+        cache = (
+            args.cache
+            / f"faces-{args.photos}-{name.partition('+')[0]}{'-mirror' if mirrored else ''}-up{up}.npz"
+        )
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
         if missing:

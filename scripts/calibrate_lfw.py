@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from faceprint.calibrate import Calibration
