@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp, mannwhitneyu
 
+from faceprint import open_store
 from faceprint.calibrate import load_calibration
 from faceprint.evaluate import embed_lfw_images, read_lfw_pairs, ten_fold_accuracy
 from faceprint.faces import Template
 from faceprint.privacy import TemplateTransform
-from faceprint.store import Sample, open_store
+from faceprint.store import Sample
 from faceprint.store.protection import stored_key_ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,7 +153,7 @@ def main() -> int:
                 lat.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             for probe in probes:
-                store._protector.protect(probe.vector[None, :])
+                store.protector.protect(probe.vector[None, :])
                 stored_key_ids(store.db)
             cost = (time.perf_counter() - t0) / len(probes)
             t0 = time.perf_counter()

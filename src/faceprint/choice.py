@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from .faces import Box
+from .errors import InvalidInput
+from .faces import Box, Face
 
-__all__ = ["RIVAL", "TIE", "main_face", "rivals"]
+__all__ = ["RIVAL", "TIE", "Choice", "ChosenFace", "choose", "main_face", "rivals"]
 
 #: Faces at least this share of the largest face's area count as "the same size" for the centre rule
 #: (measured on composed LFW photos: 0.8 names 0.5 point more people than the largest alone, 0.5 fewer).
@@ -56,3 +58,44 @@ def rivals(boxes: Sequence[Box], scores: Sequence[float], chosen: int) -> list[i
         if math.isnan(other) or math.isnan(score) or other >= RIVAL * score:
             found.append(i)
     return found
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which face of a photo to use: ``index`` into its faces (largest first), the faces that rival
+    it (indices; empty when the caller chose by index), and how many faces there were."""
+
+    index: int
+    rivals: tuple[int, ...]
+    count: int
+
+
+def choose(
+    boxes: Sequence[Box],
+    scores: Sequence[float],
+    width: int,
+    height: int,
+    *,
+    index: int | None = None,
+    name: str = "",
+) -> Choice:
+    """The one verb for "which face": face number ``index`` (0 = the largest, as detection lists
+    them), or the main face (:func:`main_face`) with its :func:`rivals`. ``boxes`` must not be
+    empty; an ``index`` out of range is :class:`InvalidInput` (``name`` says which photo)."""
+    if index is None:
+        chosen = main_face(boxes, width, height)
+        return Choice(chosen, tuple(rivals(boxes, scores, chosen)), len(boxes))
+    if not 0 <= index < len(boxes):
+        raise InvalidInput(f"{name}: has {len(boxes)} face(s); face index {index} does not exist")
+    return Choice(index, (), len(boxes))
+
+
+@dataclass(frozen=True)
+class ChosenFace:
+    """The face :meth:`Engine.choose_face` picked, with its template: its index among the photo's
+    faces (largest first), how many there were, and the faces that rival it (no templates)."""
+
+    face: Face
+    index: int
+    count: int
+    rivals: tuple[Face, ...]

@@ -18,8 +18,8 @@ from rich.table import Table
 from .draw import draw_faces, save_image
 from .engine import Engine
 from .errors import ModelError
+from .gallery import Gallery as Store
 from .imageio import RGBImage, decode, load_image
-from .store import Store
 
 __all__ = ["run_demo", "sample_images"]
 

@@ -11,14 +11,14 @@ from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from .align import face_chip
 from .calibrate import Calibration
-from .choice import main_face, rivals
+from .choice import ChosenFace, choose
 from .config import MIRROR_SUFFIX, Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
+from .frontend import fit_side, refine_boxes
 from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
@@ -39,13 +39,6 @@ _CHIP_FACE = 100
 #: (a JPEG decoded at a DCT scale whose longer side is within 10% of the working side is used as
 #: it is; otherwise the next larger scale is decoded and resized).
 _WORKING_SLACK = 0.9
-#: Refinement: a box whose corners move less than this share of its side has settled; at most this
-#: many extra predictor runs.
-_SETTLED = 0.04
-_PASSES = 3
-#: dlib's HOG box relative to the box fitted to the predictor's mean shape (see :func:`dlib_box`).
-_DLIB_BOX_SHIFT = (-0.007, 0.036)
-_DLIB_BOX_SCALE = 1.015
 #: A detection whose two eye keypoints are closer than this share of its box width is dropped.
 _EYES = 0.15
 #: A detection whose refined box is smaller than this share of the detector's box is dropped: the
@@ -82,58 +75,6 @@ def _reduction(box: tuple[float, float, float, float]) -> int:
     """The largest reduction of the photo in which a face with this box is still :data:`_CHIP_FACE` wide."""
     side = min(box[2] - box[0], box[3] - box[1])
     return max(r for r in REDUCTIONS if r == 1 or side / r >= _CHIP_FACE)
-
-
-def dlib_box(fitted: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """The box of dlib's HOG detector for a face whose mean-shape box is ``fitted``.
-
-    dlib's boxes sit, on average, lower and slightly larger than the box fitted to the predictor's
-    mean shape: by :data:`_DLIB_BOX_SHIFT` and :data:`_DLIB_BOX_SCALE` of its side, measured on the
-    86 faces that dlib's HOG finds in the test photos of scikit-image, matplotlib,
-    ``../shared/data/faces`` and dlib's detection examples (standard errors 0.7-0.9%; LFW, measured
-    apart and not used, agrees within 1%). The 5-point predictor and the embedder behind it were
-    trained on such boxes.
-    """
-    left, top, right, bottom = fitted
-    side = (right - left) * _DLIB_BOX_SCALE
-    cx = (left + right) / 2 + _DLIB_BOX_SHIFT[0] * (right - left)
-    cy = (top + bottom) / 2 + _DLIB_BOX_SHIFT[1] * (bottom - top)
-    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-
-
-def _refine(
-    landmarker: Landmarker,
-    image: RGBImage,
-    boxes: list[tuple[float, float, float, float]],
-    points: NDArray[np.float64],
-) -> tuple[list[tuple[float, float, float, float]], NDArray[np.float64]]:
-    """Move each box to the one the predictor expects for its points and run it again, until the box
-    stays put (its corners move by less than :data:`_SETTLED` of its side; at most
-    :data:`_PASSES` more runs). A settled box gives the same points when given back, so embedding
-    a detected face at its reported box reproduces its template."""
-    boxes, points = list(boxes), points.copy()
-    for _ in range(_PASSES):
-        moved = []
-        for i, (box, pts) in enumerate(zip(boxes, points, strict=True)):
-            fitted = dlib_box(fit_box(landmarker.mean_shape, pts))
-            side = max(box[2] - box[0], 1.0)
-            if max(abs(a - b) for a, b in zip(fitted, box, strict=True)) > _SETTLED * side:
-                boxes[i] = fitted
-                moved.append(i)
-        if not moved:
-            break
-        points[moved] = landmarker.locate_many(image, [boxes[i] for i in moved])
-    return boxes, points
-
-
-def _fit(image: RGBImage, side: int) -> RGBImage:
-    """``image`` reduced (box filter: antialiased, and half the cost of bilinear here) so that its
-    longer side is ``side``."""
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = Image.fromarray(image).resize(size, Image.Resampling.BOX)
-    return np.ascontiguousarray(np.asarray(small))
 
 
 class Engine:
@@ -292,7 +233,7 @@ class Engine:
         if side and longest > side:
             image = photo.at(photo.reduction_for(math.ceil(side * _WORKING_SLACK)))
             if max(image.shape[:2]) > side:
-                image = _fit(image, side)
+                image = fit_side(image, side)
         else:
             image = photo.full()
         sx, sy = photo.width / image.shape[1], photo.height / image.shape[0]
@@ -356,7 +297,7 @@ class Engine:
         with self._run_lock:
             points = landmarker.locate_many(image, boxes)
             if self.settings.refine_landmarks:
-                boxes, points = _refine(landmarker, image, boxes, points)
+                boxes, points = refine_boxes(landmarker, image, boxes, points)
         return boxes, points
 
     def _found(
@@ -508,11 +449,23 @@ class Engine:
         centre (:func:`faceprint.choice.main_face`); a rival is at least half as large and as
         clearly detected (:func:`faceprint.choice.rivals`). Raises :class:`NoFace` when there is none.
         """
+        chosen = self.choose_face(image)
+        return chosen.face, chosen.rivals
+
+    def choose_face(self, image: ImageSource | Photo, *, index: int | None = None) -> ChosenFace:
+        """Face number ``index`` of ``image`` (0 = the largest), or its main face, embedded, with
+        the faces that rival the main one (none when chosen by index) and how many were found.
+
+        The one way every interface picks a face (:func:`faceprint.choice.choose`). Raises
+        :class:`NoFace` when there is none, :class:`InvalidInput` for an index out of range.
+        """
         photo = self.photo(image)
         faces = self.detect(photo)
         if not faces:
             raise NoFace(f"{photo.name}: no face found")
         boxes = [f.box for f in faces]
-        chosen = main_face(boxes, photo.width, photo.height)
-        others = tuple(faces[i] for i in rivals(boxes, [f.score for f in faces], chosen))
-        return self.embed(photo, boxes=[faces[chosen].box])[0], others
+        choice = choose(
+            boxes, [f.score for f in faces], photo.width, photo.height, index=index, name=photo.name
+        )
+        face = self.embed(photo, boxes=[faces[choice.index].box])[0]
+        return ChosenFace(face, choice.index, choice.count, tuple(faces[i] for i in choice.rivals))

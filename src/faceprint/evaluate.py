@@ -10,10 +10,8 @@ LFW); the report counts both fallbacks.
 from __future__ import annotations
 
 import collections
-import concurrent.futures as cf
 import dataclasses
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +23,10 @@ from numpy.typing import NDArray
 
 from .config import Settings
 from .engine import Engine
-from .errors import FaceprintError, InvalidInput
+from .errors import InvalidInput
 from .faces import Box
 from .imageio import RGBImage
+from .workers import WorkerPool, one_thread_each
 
 __all__ = [
     "LFW_CENTRAL_BOX",
@@ -136,13 +135,12 @@ def _lfw_file(name: str, number: int) -> str:
 
 # -- embedding, in worker processes -------------------------------------------------------------
 
-_worker_engines: dict[str, Engine] = {}
 _CHUNK = 16  # images per worker task: their faces are embedded in one batch
 
 
-def _init_worker(settings: Settings) -> None:
-    _worker_engines["main"] = Engine(settings).load()
-    _worker_engines["cnn"] = Engine(dataclasses.replace(settings, detector="cnn"))  # loads on first use
+def _lfw_engines(settings: Settings) -> tuple[Engine, Engine]:
+    """A worker's engines: the configured one, and the CNN fallback (loads on first use)."""
+    return Engine(settings).load(), Engine(dataclasses.replace(settings, detector="cnn"))
 
 
 def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box | None, str]:
@@ -161,13 +159,15 @@ def lfw_face(engine: Engine, fallback: Engine, image: RGBImage) -> tuple[Box | N
     return max(faces, key=lambda f: f.box.iou(LFW_CENTRAL_BOX)).box, how
 
 
-def _embed_chunk(paths: Sequence[str]) -> list[tuple[NDArray[np.float32], str]]:
+def _embed_chunk(
+    engines: tuple[Engine, Engine], paths: Sequence[str]
+) -> list[tuple[NDArray[np.float32], str]]:
     """Templates of a chunk of LFW images, all faces through one batched embedder call."""
-    engine = _worker_engines["main"]
+    engine, fallback = engines
     images, boxes, hows = [], [], []
     for path in paths:
         rgb = engine.load_image(path)
-        box, how = lfw_face(engine, _worker_engines["cnn"], rgb)
+        box, how = lfw_face(engine, fallback, rgb)
         images.append(rgb)
         boxes.append([] if box is None else [box])  # no face (a photo that is not an LFW crop)
         hows.append(how)
@@ -193,7 +193,8 @@ def embed_lfw_images(
     central box, where no detector found a face) and "none" (a photo that is not an LFW crop and
     has no face: its row is all zeros).
 
-    Runs ``workers`` processes (default: every core), each with its own engine.
+    Runs ``workers`` processes (default: every core; 1: in this process), each with its own engine
+    (:class:`faceprint.workers.WorkerPool`).
     """
     root = Path(root)
     if not files:
@@ -205,25 +206,19 @@ def embed_lfw_images(
         )
     settings = settings or Settings.from_env()
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and settings.threads == 0:  # one process per core, one thread each
-        settings = dataclasses.replace(settings, threads=1)
+    processes = 0 if workers == 1 else workers  # one worker: in this process
     paths = [str(root / f) for f in files]
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     vectors: list[NDArray[np.float32]] = []
     fallbacks: collections.Counter[str] = collections.Counter()
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
-        try:
-            for chunk in pool.map(_embed_chunk, chunks):
-                for vector, how in chunk:
-                    vectors.append(vector)
-                    fallbacks[how] += 1
-                if progress is not None:
-                    progress(len(chunk))
-        except cf.process.BrokenProcessPool as exc:
-            raise FaceprintError(f"an embedding worker died ({exc})") from None
+    args = (one_thread_each(settings, processes),)
+    with WorkerPool(_lfw_engines, args, processes, died="an embedding worker died") as pool:
+        for chunk in pool.map(_embed_chunk, chunks):
+            for vector, how in chunk:
+                vectors.append(vector)
+                fallbacks[how] += 1
+            if progress is not None:
+                progress(len(chunk))
     matrix = np.vstack(vectors).astype(np.float32)
     return matrix, {k: fallbacks[k] for k in ("detector", "cnn", "box", "none")}
 

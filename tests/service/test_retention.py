@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import faceprint
-from faceprint.store import Sample, Store
+from faceprint import Store
+from faceprint.store import Sample
 from tests.service.conftest import start_server, stop_server
 
 

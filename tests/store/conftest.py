@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import faceprint
-from faceprint.store import Sample, Store
+from faceprint import Store
+from faceprint.store import Sample
 from tests.conftest import sample_of
 from tests.postgres import Cluster
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from faceprint import Store
 from faceprint.errors import InvalidInput
 from faceprint.imageio import RGBImage
-from faceprint.store import Store
 from faceprint.store.bulk import enroll_rows, read_enrolment_csv
 
 

@@ -26,7 +26,8 @@ import sys
 import numpy as np
 import faceprint
 from faceprint.faces import Template
-from faceprint.store import Sample, open_store
+from faceprint import open_store
+from faceprint.store import Sample
 
 path, vectors_file, model, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 vectors = np.load(vectors_file)

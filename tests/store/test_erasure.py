@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 import faceprint
-from faceprint.store import Sample, Store
+from faceprint import Store
+from faceprint.store import Sample
 
 
 def files_under(root: Path) -> dict[Path, bytes]:
@@ -21,7 +22,7 @@ def windows(blob: bytes, size: int = 32) -> list[bytes]:
 def plaintexts(store: Store, sample: Sample) -> list[bytes]:
     """The template as the engine made it and as the store protects it (Q x), as float32 bytes."""
     raw = np.ascontiguousarray(sample.template.vector, dtype="<f4")
-    protected = store._protector.protect(raw[None, :])[0]
+    protected = store.protector.protect(raw[None, :])[0]
     return [raw.tobytes(), np.ascontiguousarray(protected, dtype="<f4").tobytes()]
 
 

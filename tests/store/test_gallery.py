@@ -8,10 +8,11 @@ import pytest
 from PIL import Image
 
 import faceprint
+from faceprint import Store
 from faceprint.errors import ConsentRequired, InvalidInput, ManyFaces, NoFace, NotFound, StoreError
 from faceprint.faces import Template
 from faceprint.imageio import RGBImage
-from faceprint.store import Sample, Store
+from faceprint.store import Sample
 from faceprint.store.gallery import default_store_path
 from faceprint.store.openset import decision_rule
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import faceprint
+from faceprint import Store
 from faceprint.errors import InvalidInput, NotFound
-from faceprint.store import Store
 from faceprint.store.schema import _V1, SCHEMA_VERSION
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import faceprint
+from faceprint import Store
 from faceprint.errors import StoreError
-from faceprint.store import Sample, Store
+from faceprint.store import Sample
 from faceprint.store.protection import Protector
 
 
@@ -22,7 +23,7 @@ def stored(store: Store) -> dict[str, np.ndarray]:
         rows = conn.execute(
             "SELECT s.name, t.vector FROM templates t JOIN subjects s ON s.id = t.subject_id"
         ).fetchall()
-    return {name: store._protector.open_vector(blob, 128) for name, blob in rows}
+    return {name: store.protector.open_vector(blob, 128) for name, blob in rows}
 
 
 def enrol_all(store: Store, samples: dict[str, Sample]) -> None:
@@ -118,7 +119,7 @@ def test_storage_key_rotation_reencrypts_and_old_key_is_gone(
         store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
         with store.db.read() as conn:
             (old_blob,) = conn.execute("SELECT vector FROM templates").fetchone()
-        old_key = store._protector.keyring.storage[0]
+        old_key = store.protector.keyring.storage[0]
         store.rotate_keys(storage=True)
         assert store.search(package_samples["astronaut_copy"].template, purpose="p").matched
     files = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import faceprint
-from faceprint.store import Sample, Store
+from faceprint import Store
+from faceprint.store import Sample
 
 
 class Clock:
@@ -95,7 +96,7 @@ def test_record_of_processing_describes_the_store(
     with faceprint.open_store(store_location, engine=engine, settings=settings) as store:
         store.enroll("eileen", [package_samples["astronaut"]], purpose="door access")
         record = store.record()
-        key_file = store._protector.key_file.path
+        key_file = store.protector.key_file.path
     assert record["controller"] == "ACME Ltd, dpo@acme.example"
     assert record["purposes"] == [{"purpose": "door access", "subjects": 1, "with_expiry": 0}]
     assert record["retention"]["max_idle_days"] == 700

@@ -9,13 +9,10 @@ and run in the default thread pool of this process. Errors leave as
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib.resources import files
 from typing import Annotated, Any, TypeVar
 
@@ -23,21 +20,24 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import FaceprintError, InvalidImage, StoreUnavailable
-from ..store import ApiKey, Store, open_store
+from ..errors import FaceprintError, StoreUnavailable
+from ..gallery import Gallery as Store
+from ..gallery import open_store
+from ..store import ApiKey
 from ..store.gallery import default_store_path
+from . import library_routes
 from . import schemas as s
-from .guard import Guard, Metrics, RateLimiter, Refusal, code_of, error_body, status_of
+from .access import Service, require, service_of
+from .bodies import images_and_params
+from .guard import Guard, Metrics, RateLimiter, code_of, error_body, status_of
 from .workers import InferencePool
 
 __all__ = ["Service", "create_app"]
@@ -45,7 +45,6 @@ __all__ = ["Service", "create_app"]
 log = logging.getLogger("faceprint.service")
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
-_bearer = HTTPBearer(auto_error=False, description="an API key from `faceprint keys create`")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorOut, "description": why}
     for status, why in {
@@ -58,22 +57,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         429: "rate limit of the key exceeded",
     }.items()
 }
-
-
-@dataclass
-class Service:
-    """What the routes share: the store (this process), the inference pool, limits and metrics."""
-
-    settings: Settings
-    store: Store
-    pool: InferencePool
-    limiter: RateLimiter
-    metrics: Metrics
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
 
 
 def create_app(
@@ -102,8 +85,6 @@ def create_app(
         try:
             await pool.warm()
             app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
-            from . import library_routes
-
             library_routes.start(app)  # warm the People page's first thumbnails
             sweeper = asyncio.create_task(_sweep_forever(store, settings.sweep_minutes))
             log.info("faceprint service ready: %d inference worker(s)", count)
@@ -127,9 +108,7 @@ def create_app(
     app.add_middleware(Guard, max_body=max_body, metrics=metrics)
     _handlers(app)
     _routes(app)
-    from .library_routes import router as library_router  # it imports require() from here
-
-    app.include_router(library_router)
+    app.include_router(library_routes.router)
     app.mount(
         "/admin", StaticFiles(directory=str(files("faceprint.service") / "static"), html=True), name="admin"
     )
@@ -173,90 +152,6 @@ def _describe(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-# -- authentication ------------------------------------------------------------------------------
-
-
-def require(scope: str | None, cost: float = 1.0) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
-    """A dependency: the request's API key, valid, holding ``scope`` (``None``: any) and within its rate
-    (the request counting as ``cost`` requests)."""
-
-    async def dependency(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> ApiKey:
-        service = _service(request)
-        secret = credentials.credentials if credentials else request.headers.get("x-api-key")
-        if not secret:
-            raise Refusal(401, "an API key is required (Authorization: Bearer <key>)", headers=_challenge)
-        key = await run_in_threadpool(service.store.keys.authenticate, secret)
-        if key is None:
-            raise Refusal(401, "unknown or revoked API key", headers=_challenge)
-        request.state.key_name = key.name
-        if scope is not None and not key.allows(scope):
-            raise Refusal(403, f"the key {key.name!r} lacks the scope {scope!r}")
-        wait = service.limiter.take(key.key_id, cost)
-        if wait > 0:
-            raise Refusal(429, "rate limit exceeded; slow down", headers={"Retry-After": str(int(wait) + 1)})
-        return key
-
-    return dependency
-
-
-_challenge = {"WWW-Authenticate": "Bearer"}
-
-
-# -- request bodies: base64 JSON or multipart ----------------------------------------------------
-
-
-async def _images_and_params(request: Request, model: type[M]) -> tuple[M, dict[str, list[bytes]]]:
-    """The request's fields validated by ``model`` and its images as bytes, from either encoding."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fields = s.IMAGE_FIELDS[model]
-    if kind == "application/json":
-        try:
-            parsed = model.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_input=False)) from None
-        images = {}
-        for name, several in fields:
-            value = getattr(parsed, name)
-            images[name] = [_b64(v, name) for v in (value if several else [value])]
-        return parsed, images
-    if kind == "multipart/form-data":
-        form = await request.form(max_files=21, max_fields=20)
-        try:
-            values: dict[str, Any] = {}
-            images = {}
-            for name, several in fields:
-                parts = form.getlist(name)
-                if not parts or not all(isinstance(p, UploadFile) for p in parts):
-                    raise Refusal(422, f"{name}: an image file part is required")
-                if not several and len(parts) > 1:
-                    raise Refusal(422, f"{name}: one image expected, got {len(parts)}")
-                images[name] = [await p.read() for p in parts if isinstance(p, UploadFile)]
-                values[name] = ["-"] * len(parts) if several else "-"  # placeholders for validation
-            for key, value in form.multi_items():
-                if key in values:
-                    continue
-                if not isinstance(value, str):
-                    raise Refusal(422, f"{key}: a text field was expected")
-                values[key] = value
-            try:
-                parsed = model.model_validate(values)
-            except ValidationError as exc:
-                raise RequestValidationError(exc.errors(include_input=False)) from None
-            return parsed, images
-        finally:
-            await form.close()
-    raise Refusal(415, "send the image as multipart/form-data or as base64 in application/json")
-
-
-def _b64(text: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidImage(f"{field}: not valid base64") from None
-
-
 async def _sweep_forever(store: Store, minutes: int) -> None:
     """The retention sweep at start and every ``minutes`` (erasures are audited by the store)."""
     while minutes > 0:
@@ -286,7 +181,7 @@ def _routes(app: FastAPI) -> None:
     @app.get("/v1/health", response_model=s.HealthOut, tags=["service"])
     async def health(request: Request) -> dict[str, Any]:
         """Liveness: no key needed, no data returned."""
-        return {"status": "ok", "version": __version__, "workers": _service(request).pool.workers}
+        return {"status": "ok", "version": __version__, "workers": service_of(request).pool.workers}
 
     @app.get(
         "/metrics",
@@ -296,7 +191,7 @@ def _routes(app: FastAPI) -> None:
     )
     async def metrics(request: Request, key: Annotated[ApiKey, Depends(require("admin"))]) -> Response:
         """Prometheus metrics (requests, latency, queue, subjects): counts only, never biometric data."""
-        service = _service(request)
+        service = service_of(request)
         service.metrics.subjects.set(await _sync(len, service.store))
         service.metrics.inference_busy.set(service.pool.busy)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -311,17 +206,21 @@ def _routes(app: FastAPI) -> None:
     )
     async def detect(request: Request, key: Annotated[ApiKey, Depends(require("detect"))]) -> dict[str, Any]:
         """Every face in the image: box, detector score, 5 landmarks; largest first."""
-        _, images = await _images_and_params(request, s.DetectIn)
-        faces = await _service(request).pool.detect(images["image"][0])
+        _, images = await images_and_params(request, s.DetectIn)
+        faces = await service_of(request).pool.detect(images["image"][0])
         return {"faces": [f.to_json() for f in faces]}
 
     @app.post(
         "/v1/verify", response_model=s.VerifyOut, tags=["faces"], openapi_extra=s.request_body(s.VerifyIn)
     )
     async def verify(request: Request, key: Annotated[ApiKey, Depends(require("verify"))]) -> dict[str, Any]:
-        """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?"""
-        params, images = await _images_and_params(request, s.VerifyIn)
-        match = await _service(request).pool.verify(images["a"][0], images["b"][0], params.fmr)
+        """Are the largest faces of images ``a`` and ``b`` the same person, at false match rate ``fmr``?
+
+        ``face_a``/``face_b`` choose another face by its index in ``/v1/detect``'s list (0 = largest)."""
+        params, images = await images_and_params(request, s.VerifyIn)
+        match = await service_of(request).pool.verify(
+            images["a"][0], images["b"][0], params.fmr, face_a=params.face_a, face_b=params.face_b
+        )
         return match.to_json()
 
     @app.post(
@@ -334,8 +233,8 @@ def _routes(app: FastAPI) -> None:
         ``fmr`` fixes the per-comparison rate instead. The answer says which threshold it used and
         why (``threshold``, ``rule``). The audit log records the key's name and the purpose.
         """
-        params, images = await _images_and_params(request, s.SearchIn)
-        result = await _service(request).pool.search(
+        params, images = await images_and_params(request, s.SearchIn)
+        result = await service_of(request).pool.search(
             images["image"][0],
             purpose=params.purpose,
             actor=f"key:{key.name}",
@@ -354,7 +253,7 @@ def _routes(app: FastAPI) -> None:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
         """The subjects with their consent and template counts, by name."""
-        found = await _sync(_service(request).store.subjects)
+        found = await _sync(service_of(request).store.subjects)
         return {"subjects": [x.to_json() for x in found[offset : offset + limit]], "total": len(found)}
 
     @app.post("/v1/subjects", response_model=s.SubjectOut, status_code=201, tags=["gallery"])
@@ -363,7 +262,7 @@ def _routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Record a subject and its consent (purpose, evidence, expiry); enrol faces next."""
         subject = await _sync(
-            _service(request).store.create_subject,
+            service_of(request).store.create_subject,
             body.subject,
             purpose=body.purpose,
             evidence=body.evidence,
@@ -377,7 +276,7 @@ def _routes(app: FastAPI) -> None:
         request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
     ) -> dict[str, Any]:
         """One subject with its consent and template count."""
-        return (await _sync(_service(request).store.subject, name)).to_json()
+        return (await _sync(service_of(request).store.subject, name)).to_json()
 
     @app.post(
         "/v1/subjects/{name:path}/faces",
@@ -389,8 +288,8 @@ def _routes(app: FastAPI) -> None:
         request: Request, name: SubjectName, key: Annotated[ApiKey, Depends(require("enroll"))]
     ) -> dict[str, Any]:
         """Enrol the face of each photo into the subject, under its consent. All or nothing."""
-        params, images = await _images_and_params(request, s.EnrollIn)
-        result = await _service(request).pool.add_faces(
+        params, images = await images_and_params(request, s.EnrollIn)
+        result = await service_of(request).pool.add_faces(
             name, images["images"], actor=f"key:{key.name}", largest_face=params.largest_face
         )
         return {
@@ -408,7 +307,7 @@ def _routes(app: FastAPI) -> None:
         reason: Annotated[str | None, Query(max_length=2000)] = None,
     ) -> dict[str, Any]:
         """Erase the subject: consent, templates, and their bytes on disk. The audit log keeps the fact."""
-        result = await _sync(_service(request).store.erase, name, actor=f"key:{key.name}", reason=reason)
+        result = await _sync(service_of(request).store.erase, name, actor=f"key:{key.name}", reason=reason)
         return {"subject": result.subject, "templates": result.templates, "wal_cleared": result.wal_cleared}
 
     @app.get("/v1/audit", response_model=s.AuditOut, tags=["gallery"])
@@ -419,5 +318,5 @@ def _routes(app: FastAPI) -> None:
         subject: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> dict[str, Any]:
         """The audit log, newest first: who did what, when, for which purpose (never biometric data)."""
-        entries = await _sync(_service(request).store.audit, limit=limit, subject=subject)
+        entries = await _sync(service_of(request).store.audit, limit=limit, subject=subject)
         return {"entries": [e.to_json() for e in entries]}

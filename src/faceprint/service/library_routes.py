@@ -27,7 +27,7 @@ from ..library import Library, browse
 from ..library.thumbnails import Thumbnailer
 from ..store import ApiKey
 from . import library_schemas as s
-from .app import Service, require
+from .access import Service, require
 from .guard import Refusal
 from .library_jobs import IndexJobs
 from .schemas import ErrorOut

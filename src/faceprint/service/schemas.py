@@ -65,10 +65,23 @@ class DetectIn(_In):
     image: Image64
 
 
+#: Which face of an image to use: its index among the faces /v1/detect lists (0 = the largest).
+FaceIndex = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        le=10_000,
+        description="face index as /v1/detect lists them (0 = largest); default: the main face",
+    ),
+]
+
+
 class VerifyIn(_In):
     a: Image64
     b: Image64
     fmr: Fmr = 1e-3
+    face_a: FaceIndex = None
+    face_b: FaceIndex = None
 
 
 class SearchIn(_In):

@@ -1,6 +1,10 @@
-"""The gallery store: consented subjects, templates, 1:N search, audit; SQLite by default."""
+"""The gallery store: consented subjects, templates, 1:N search, audit; SQLite by default.
 
-from .gallery import Probe, Store, default_store_path, open_store
+The store takes templates and never runs a model; :func:`faceprint.open_store` opens one with the
+engine in front (:class:`faceprint.gallery.Gallery`), to enrol and search images.
+"""
+
+from .gallery import Probe, Store, default_store_path
 from .keys import SCOPES, ApiKey, ApiKeys
 from .records import (
     AuditEntry,
@@ -32,5 +36,4 @@ __all__ = [
     "Subject",
     "SubjectMatch",
     "default_store_path",
-    "open_store",
 ]

@@ -76,7 +76,7 @@ def enroll_rows(
     by_subject: dict[str, list[Path]] = {}
     for subject, image in rows:
         by_subject.setdefault(subject, []).append(image)
-    settings = store.engine.settings
+    settings = store.settings
     subjects = added = skipped = 0
     failures: list[BulkFailure] = []
     for subject, images in by_subject.items():

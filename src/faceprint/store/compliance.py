@@ -40,7 +40,7 @@ def export_subject(store: Store, subject: str) -> dict[str, Any]:
             for r in rows
         ],
         "audit": [e.to_json() for e in reversed(store.audit(subject=found.name))],
-        "exported_at": isoformat(store._clock()),
+        "exported_at": isoformat(store.now()),
     }
 
 
@@ -51,7 +51,7 @@ def record_of_processing(store: Store) -> dict[str, Any]:
             "SELECT purpose, count(*), count(expires_at) FROM subjects GROUP BY purpose ORDER BY 1"
         ).fetchall()
         templates = int(conn.execute("SELECT count(*) FROM templates").fetchone()[0])
-    storage_id, template_id = store._protector.key_ids()
+    storage_id, template_id = store.protector.key_ids()
     return {
         "controller": store.settings.controller or "(set FACEPRINT_CONTROLLER)",
         "store": store.location,
@@ -76,9 +76,9 @@ def record_of_processing(store: Store) -> dict[str, Any]:
             "templates encrypted at rest with AES-256-GCM, bound to this store; the vector index file too",
             f"templates transformed by a keyed random orthogonal matrix before storage (key id {template_id}):"
             " unlinkable across stores, revocable by `faceprint keys rotate-template-key`",
-            f"keys kept outside the database in {store._protector.key_file.path} (storage key id {storage_id})",
+            f"keys kept outside the database in {store.protector.key_file.path} (storage key id {storage_id})",
             "erasure overwrites deleted rows (SQLite secure_delete), rewrites the index and truncates the WAL",
             "every search, enrolment and erasure is audited",
         ],
-        "generated_at": isoformat(store._clock()),
+        "generated_at": isoformat(store.now()),
     }

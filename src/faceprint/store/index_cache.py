@@ -21,7 +21,7 @@ import fcntl
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,9 +29,11 @@ from numpy.typing import NDArray
 from ..errors import StoreError
 from .database import Database
 from .protection import Protector, stored_key_ids
-from .vector_index import VectorIndex
 
 __all__ = ["IndexCache", "postgres_index_dir"]
+
+if TYPE_CHECKING:  # faiss loads at the first search, not with the store
+    from .vector_index import VectorIndex
 
 
 def postgres_index_dir(store_id: str) -> Path:
@@ -72,8 +74,10 @@ class IndexCache:
                 self.protector = Protector.open(self.db, self.protector.key_file)
                 self._index = None
             if self._index is None:
+                from . import vector_index
+
                 self._index = (
-                    VectorIndex.load(
+                    vector_index.VectorIndex.load(
                         self.directory, dim=dim, cipher=self.protector.keyring, aad=self.protector.index_aad
                     )
                     if dim
@@ -122,8 +126,10 @@ class IndexCache:
 
     def rebuild(self, dim: int) -> int:
         """Build the index from every stored template, 100,000 at a time; returns its size."""
+        from . import vector_index
+
         with self.lock:
-            index = VectorIndex(max(dim, 1))
+            index = vector_index.VectorIndex(max(dim, 1))
             with self.db.read() as conn:
                 seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))

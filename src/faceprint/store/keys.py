@@ -106,7 +106,7 @@ class ApiKeys:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
-        now = self._store._clock()
+        now = self._store.now()
         with self._store.db.write(feed=False) as conn:
             if conn.execute(
                 "SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
@@ -116,7 +116,7 @@ class ApiKeys:
                 "INSERT INTO api_keys (key_id, name, scopes, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (key_id, name, json.dumps(sorted(wanted)), salt, _hash(secret, salt), isoformat(now)),
             )
-            self._store._audit(conn, actor or self._store.actor, "key-create", None, [], None, name)
+            self._store.write_audit(conn, actor or self._store.actor, "key-create", None, [], None, name)
         return ApiKey(key_id, name, wanted, now), f"{_PREFIX}_{key_id}_{secret}"
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
@@ -130,7 +130,7 @@ class ApiKeys:
 
     def revoke(self, name: str, *, actor: str | None = None) -> ApiKey:
         """Revoke the active key called ``name``; it stops working at its next request."""
-        now = isoformat(self._store._clock())
+        now = isoformat(self._store.now())
         with self._store.db.write(feed=False) as conn:
             row = conn.execute(
                 "SELECT key_id FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
@@ -138,7 +138,7 @@ class ApiKeys:
             if row is None:
                 raise NotFound(f"no active key named {name!r}")
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (now, row[0]))
-            self._store._audit(conn, actor or self._store.actor, "key-revoke", None, [], None, name)
+            self._store.write_audit(conn, actor or self._store.actor, "key-revoke", None, [], None, name)
             found = conn.execute(
                 "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_id = ?",
                 (row[0],),

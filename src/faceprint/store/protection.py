@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import importlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,30 @@ from ..errors import StoreError
 from ..privacy import KeyFile, Keyring, TemplateTransform
 from .database import Connection, Database
 
-__all__ = ["Protector", "key_file_path"]
+__all__ = ["RESEAL_PROVIDERS", "Protector", "Resealer", "key_file_path", "register_resealer", "resealers"]
 
 _CHECK = b"faceprint key check"
+
+#: Re-seals one table's templates from the old protector to the new one inside the rotation's
+#: transaction; returns the rows rewritten.
+Resealer = Callable[[Connection, "Protector", "Protector"], int]
+_resealers: dict[str, Resealer] = {}
+#: Modules that own tables of sealed templates beside the gallery's ``templates`` and register their
+#: :data:`Resealer` when imported. Key rotation imports them first, so that no table is left sealed
+#: under a destroyed key whoever opened the store; the store never imports them statically.
+RESEAL_PROVIDERS = ("faceprint.library.tables",)
+
+
+def register_resealer(table: str, resealer: Resealer) -> None:
+    """Have every key rotation re-seal ``table`` with ``resealer`` (idempotent per table)."""
+    _resealers[table] = resealer
+
+
+def resealers() -> dict[str, Resealer]:
+    """The registered re-sealers by table, after importing every :data:`RESEAL_PROVIDERS` module."""
+    for module in RESEAL_PROVIDERS:
+        importlib.import_module(module)
+    return dict(_resealers)
 
 
 def key_file_path(store: Path | str, configured: str) -> Path:
@@ -166,18 +189,15 @@ class Protector:
 
     def reprotect(self, conn: Connection, new: Protector, dim: int) -> int:
         """Re-seal (and re-transform) every template from this protector's keys to ``new``'s, in
-        the caller's transaction, and name the new keys in ``meta``. Returns the rows rewritten."""
+        the caller's transaction — the gallery's and every registered table's (:func:`resealers`) —
+        and name the new keys in ``meta``. Returns the rows rewritten."""
         count = 0
-        same_transform = new.template_key_id == self.template_key_id
         for template_id, blob in conn.execute("SELECT id, vector FROM templates").fetchall():
-            protected = self.open_vector(blob, dim)
-            if not same_transform:
-                engine_space = self.transform(dim).unprotect(protected[None, :])
-                protected = new.transform(dim).protect(engine_space)[0]
-            sealed = new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
+            sealed = self.reseal(blob, new, dim)
             conn.execute("UPDATE templates SET vector = ? WHERE id = ?", (sealed, template_id))
             count += 1
-        count += self._reprotect_faces(conn, new)
+        for resealer in resealers().values():
+            count += resealer(conn, self, new)
         check = new.keyring.seal(_CHECK, new.aad)
         for key, value in (
             ("storage_key_id", new.keyring.storage_key_id),
@@ -187,22 +207,18 @@ class Protector:
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
         return count
 
-    def _reprotect_faces(self, conn: Connection, new: Protector) -> int:
-        """The photo library's face templates (schema step 3), re-sealed like the gallery's."""
-        count = 0
-        same_transform = new.template_key_id == self.template_key_id
-        for face_id, blob in conn.execute("SELECT id, vector FROM faces").fetchall():
-            protected = np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4").astype(
-                np.float32
-            )
-            if not same_transform:
-                dim = protected.shape[0]
-                engine_space = self.transform(dim).unprotect(protected[None, :])
-                protected = new.transform(dim).protect(engine_space)[0]
-            sealed = new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
-            conn.execute("UPDATE faces SET vector = ? WHERE id = ?", (sealed, face_id))
-            count += 1
-        return count
+    def open_protected(self, blob: bytes) -> NDArray[np.float32]:
+        """Stored bytes -> the protected template (``Q x``), whatever its length."""
+        return np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4").astype(np.float32)
+
+    def reseal(self, blob: bytes, new: Protector, dim: int | None = None) -> bytes:
+        """Bytes sealed by this protector -> the same template sealed (and transformed) by ``new``."""
+        protected = self.open_protected(blob) if dim is None else self.open_vector(blob, dim)
+        if new.template_key_id != self.template_key_id:
+            size = protected.shape[0]
+            engine_space = self.transform(size).unprotect(protected[None, :])
+            protected = new.transform(size).protect(engine_space)[0]
+        return new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
 
     def key_ids(self) -> tuple[str, str]:
         return self.keyring.storage_key_id, self.template_key_id

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from .cli import _emit, _note, _progress, _settings, cli, engine_options
-from .errors import InvalidInput, ModelError
-from .models.manifest import manifests
-from .models.operator import models_dir, operator_manifest, operator_models, register, save_calibration
-from .models.registry import DEFAULT_DETECTOR
+from ..errors import InvalidInput, ModelError
+from ..models.manifest import manifests
+from ..models.operator import models_dir, operator_manifest, operator_models, register, save_calibration
+from ..models.registry import DEFAULT_DETECTOR
+from ._shared import cli, cli_settings, emit, engine_options, note, progress
 
 __all__ = ["calibrate", "models"]
 
@@ -26,7 +26,7 @@ def _shipped(as_json: bool) -> None:
         if as_json:
             record = {k: v for k, v in vars(m).items()}
             record["backends"] = list(m.backends)
-            _emit({**record, "path": where, "status": status, "default": m.name == DEFAULT_DETECTOR})
+            emit({**record, "path": where, "status": status, "default": m.name == DEFAULT_DETECTOR})
             continue
         default = " (default detector)" if m.name == DEFAULT_DETECTOR else ""
         click.echo(f"{m.name} [{m.role}]{default}: {m.summary}")
@@ -38,11 +38,11 @@ def _shipped(as_json: bool) -> None:
 
 
 def _operators(as_json: bool) -> None:
-    directory = models_dir(_settings(None, None, None).models_dir)
+    directory = models_dir(cli_settings(None, None, None).models_dir)
     for m in operator_models(directory).values():
         tables = sorted(p.name for p in m.directory.glob("calibration-*.json")) if m.directory else []
         if as_json:
-            _emit({**m.to_json(), "operator": True, "path": str(m.onnx_path), "calibrations": tables})
+            emit({**m.to_json(), "operator": True, "path": str(m.onnx_path), "calibrations": tables})
             continue
         click.echo(f"{m.name} [recogniser, operator's] model id {m.model_id}: {m.summary}".rstrip(": "))
         click.echo(
@@ -94,7 +94,7 @@ def add(onnx_file: Path, manifest_file: Path) -> None:
     The file's SHA-256, the graph's input and output shapes and a finite output on a real photo
     are checked against the manifest first; nothing is written unless all pass.
     """
-    directory = models_dir(_settings(None, None, None).models_dir)
+    directory = models_dir(cli_settings(None, None, None).models_dir)
     m = register(onnx_file, manifest_file, directory)
     click.echo(f"registered {m.name} (model id {m.model_id}) in {m.directory}")
     click.echo(
@@ -111,10 +111,10 @@ def check(name: str, as_json: bool) -> None:
     import numpy as np
     import skimage.data
 
-    from .engine import Engine
-    from .models.onnx_recogniser import OnnxRecogniser, output_hash
+    from ..engine import Engine
+    from ..models.onnx_recogniser import OnnxRecogniser, output_hash
 
-    settings = _settings(None, None, False)
+    settings = cli_settings(None, None, False)
     m = operator_manifest(models_dir(settings.models_dir), name)
     recogniser = OnnxRecogniser(m, threads=settings.threads)
     image = np.asarray(skimage.data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
@@ -132,7 +132,7 @@ def check(name: str, as_json: bool) -> None:
         "status": "ok",
     }
     if as_json:
-        _emit(record)
+        emit(record)
         return
     click.echo(f"{m.name} (model id {m.model_id}): ok")
     click.echo(
@@ -149,7 +149,7 @@ def check(name: str, as_json: bool) -> None:
 def export_dlib(out: Path, name: str) -> None:
     """Write dlib's ResNet (the shipped recogniser) as OUT/NAME.onnx with its manifest OUT/NAME.json,
     ready for 'faceprint models add' (a worked example of an operator's model)."""
-    from .models.export_dlib import export_dlib_resnet
+    from ..models.export_dlib import export_dlib_resnet
 
     onnx_path, manifest_path = export_dlib_resnet(out, name)
     click.echo(f"wrote {onnx_path} and {manifest_path}")
@@ -179,16 +179,16 @@ def calibrate(
     the impostor pairs behind it (an FMR the data cannot resolve is refused)."""
     import numpy as np
 
-    from .calibrate_folder import REPORT_FMRS, calibrate_folder, folder_files
+    from ..calibrate_folder import REPORT_FMRS, calibrate_folder, folder_files
 
-    settings = dataclasses.replace(_settings(detector, upsample, mirror), recogniser=model)
+    settings = dataclasses.replace(cli_settings(detector, upsample, mirror), recogniser=model)
     m = operator_manifest(models_dir(settings.models_dir), model)
     total = len(folder_files(folder))
-    with _progress("embedding", total) as (advance, _):
+    with progress("embedding", total) as (advance, _):
         result = calibrate_folder(folder, settings, workers=workers, progress=advance)
     table = result.table
     path = save_calibration(m, table)
-    _note(
+    note(
         f"{result.images} photos of {result.people} people ({result.no_face} without a face left out): "
         f"{table.n_impostor:,} impostor and {table.n_genuine:,} genuine pairs; table {table.model} written to {path}"
     )
@@ -200,7 +200,7 @@ def calibrate(
         except InvalidInput:
             need = round(1 / fmr)
             if as_json:
-                _emit({"fmr": fmr, "threshold": None, "impostor_pairs": table.n_impostor, "needed": need})
+                emit({"fmr": fmr, "threshold": None, "impostor_pairs": table.n_impostor, "needed": need})
             else:
                 click.echo(
                     f"{fmr:8.0e} {'refused':>10}: {table.n_impostor:,} impostor pairs resolve FMRs down to "
@@ -211,7 +211,7 @@ def calibrate(
         idx = int(np.searchsorted(table.counts, fmr * table.n_impostor, side="right")) - 1
         above = int(table.counts[max(idx, 0)])
         if as_json:
-            _emit(
+            emit(
                 {
                     "fmr": fmr,
                     "threshold": round(threshold, 6),

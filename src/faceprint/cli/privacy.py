@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from .cli import _emit, _note, cli
-from .cli_gallery import _open, subjects
-from .cli_service import keys
+from ._shared import cli, emit, note, open_gallery
+from .gallery import subjects
+from .service import keys
 
 
 @keys.command("rotate-storage-key")
 def rotate_storage_key() -> None:
     """Re-encrypt every template under a new AES-256 storage key; the old key is destroyed."""
-    with _open() as store:
+    with open_gallery() as store:
         count = store.rotate_keys(storage=True)
     click.echo(f"re-encrypted {count} template(s) under a new storage key")
 
@@ -23,7 +23,7 @@ def rotate_storage_key() -> None:
 @keys.command("rotate-template-key")
 def rotate_template_key() -> None:
     """Re-protect every template under a new transform: templates copied before no longer match."""
-    with _open() as store:
+    with open_gallery() as store:
         count = store.rotate_keys(template=True)
     click.echo(f"re-protected {count} template(s) under a new template key")
 
@@ -37,7 +37,7 @@ def retention() -> None:
 @click.option("--dry-run", is_flag=True, help="List what is due without erasing it.")
 def retention_sweep(dry_run: bool) -> None:
     """Erase every subject whose consent expired or who was idle past the limit (audited)."""
-    with _open() as store:
+    with open_gallery() as store:
         if dry_run:
             for name, reason in store.due():
                 click.echo(f"{name}: due ({reason})")
@@ -45,7 +45,7 @@ def retention_sweep(dry_run: bool) -> None:
         erased = store.sweep()
     for result in erased:
         click.echo(f"{result.subject}: erased with {result.templates} template(s)")
-    _note(f"retention sweep erased {len(erased)} subject(s)")
+    note(f"retention sweep erased {len(erased)} subject(s)")
 
 
 @cli.group()
@@ -57,7 +57,7 @@ def consent() -> None:
 @click.argument("subject")
 def consent_withdraw(subject: str) -> None:
     """SUBJECT withdrew consent: stop matching now and erase everything held."""
-    with _open() as store:
+    with open_gallery() as store:
         result = store.withdraw(subject)
     click.echo(f"{result.subject}: consent withdrawn; erased with {result.templates} template(s)")
 
@@ -69,24 +69,24 @@ def consent_withdraw(subject: str) -> None:
 )
 def subjects_export(subject: str, out: Path | None) -> None:
     """Everything held about SUBJECT as JSON (consent, enrolments, audit rows): subject access."""
-    with _open() as store:
+    with open_gallery() as store:
         data = store.export(subject)
     text = json.dumps(data, indent=2)
     if out is None:
         click.echo(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
-        _note(f"wrote {out}")
+        note(f"wrote {out}")
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 def record(as_json: bool) -> None:
     """The record of processing activities (GDPR Art. 30), generated from the store."""
-    with _open() as store:
+    with open_gallery() as store:
         data = store.record()
     if as_json:
-        _emit(data)
+        emit(data)
         return
     click.echo(f"Record of processing — {data['store']}")
     click.echo(f"controller: {data['controller']}")

@@ -19,22 +19,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from .cli import _emit, _error_line, _settings, cli, engine_options, stderr
-from .library import DEFAULT_PURPOSE, Library, open_library
-from .store.gallery import _user
+from ..library import DEFAULT_PURPOSE
+from ._shared import cli, emit, engine_options, error_line, open_photo_library, stderr
 
 EXIT_FAILURES = 1
-
-
-def _open(
-    detector: str | None = None,
-    upsample: int | None = None,
-    mirror: bool | None = None,
-    purpose: str = DEFAULT_PURPOSE,
-) -> Library:
-    return open_library(
-        settings=_settings(detector, upsample, mirror), purpose=purpose, actor=f"cli:{_user()}"
-    )
 
 
 class _Rate(ProgressColumn):
@@ -92,7 +80,7 @@ def index_command(
     Resumable: photos already indexed are skipped by content hash (moved and renamed files are
     recognised without decoding them); unreadable files are listed at the end (exit 1).
     """
-    with _open(detector, upsample, mirror, purpose) as library, _photo_progress() as bar:
+    with open_photo_library(detector, upsample, mirror, purpose) as library, _photo_progress() as bar:
         task = bar.add_task("indexing", total=None)
         report = library.index(
             folder,
@@ -101,10 +89,10 @@ def index_command(
             set_total=lambda n: bar.update(task, total=n),
         )
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
     else:
         for failure in report.failures:
-            _error_line(failure.message)
+            error_line(failure.message)
         click.echo(
             f"{report.files} file(s): {report.indexed} photo(s) indexed with {report.faces} face(s) "
             f"({report.photos_per_second:.1f} photos/s), {report.unchanged} unchanged, {report.known} known "
@@ -120,12 +108,12 @@ def people(ctx: click.Context, as_json: bool) -> None:
     """The people of the photo library: list them (no subcommand), cluster, show, correct, erase."""
     if ctx.invoked_subcommand is not None:
         return
-    with _open() as library:
+    with open_photo_library() as library:
         everyone = library.people()
         stats = library.stats()
     for person in everyone:
         if as_json:
-            _emit(person.to_json())
+            emit(person.to_json())
         else:
             pin = " (confirmed)" if person.pinned else ""
             click.echo(f"{person.label}: {person.faces} face(s) in {person.photos} photo(s){pin}")
@@ -141,10 +129,10 @@ def people(ctx: click.Context, as_json: bool) -> None:
 @_purpose_option
 def people_cluster(as_json: bool, purpose: str) -> None:
     """Group new faces into people (incremental; corrections are kept)."""
-    with _open(purpose=purpose) as library:
+    with open_photo_library(purpose=purpose) as library:
         report = library.cluster()
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
         return
     click.echo(
         f"{report.new_faces} new face(s) of {report.faces}: {report.assigned} assigned, "
@@ -165,13 +153,13 @@ def people_cluster(as_json: bool, purpose: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per face.")
 def people_show(person: str, sheet: Path | None, as_json: bool) -> None:
     """List PERSON's faces (id, quality, photo), best first; PERSON is an id (#7 or 7) or a name."""
-    with _open() as library:
+    with open_photo_library() as library:
         who = library.person(person)
         faces = library.faces(who.id)
         tiles = library.contact_sheet(who.id, sheet) if sheet is not None else 0
     for face in faces:
         if as_json:
-            _emit(face.to_json())
+            emit(face.to_json())
         else:
             why = f" ({', '.join(face.reasons)})" if face.reasons else ""
             where = face.paths[0] if face.paths else "?"
@@ -187,7 +175,7 @@ def people_show(person: str, sheet: Path | None, as_json: bool) -> None:
 @click.argument("name")
 def people_name(person: str, name: str) -> None:
     """Name PERSON (id or current name) NAME; named people are kept apart by later runs."""
-    with _open() as library:
+    with open_photo_library() as library:
         who = library.name(person, name)
     click.echo(f"#{who.id} is now {who.name!r}")
 
@@ -197,7 +185,7 @@ def people_name(person: str, name: str) -> None:
 @click.argument("other")
 def people_merge(person: str, other: str) -> None:
     """Merge OTHER into PERSON (they are one person)."""
-    with _open() as library:
+    with open_photo_library() as library:
         who = library.merge(person, other)
     click.echo(f"{who.label}: {who.faces} face(s) after the merge")
 
@@ -207,7 +195,7 @@ def people_merge(person: str, other: str) -> None:
 @click.argument("faces", nargs=-1, required=True, type=int)
 def people_split(person: str, faces: Sequence[int]) -> None:
     """Move FACES (ids from 'people show') out of PERSON into a new person."""
-    with _open() as library:
+    with open_photo_library() as library:
         who = library.split(person, faces)
     click.echo(f"new person #{who.id} with {who.faces} face(s)")
 
@@ -217,7 +205,7 @@ def people_split(person: str, faces: Sequence[int]) -> None:
 @click.argument("person")
 def people_not(face: int, person: str) -> None:
     """FACE is not PERSON: it leaves PERSON and later runs never put it back."""
-    with _open() as library:
+    with open_photo_library() as library:
         library.not_(face, person)
     click.echo(f"face {face} is not {person}")
 
@@ -226,6 +214,6 @@ def people_not(face: int, person: str) -> None:
 @click.argument("person")
 def people_erase(person: str) -> None:
     """Erase PERSON's faces and templates (no bytes left behind). Irreversible."""
-    with _open() as library:
+    with open_photo_library() as library:
         count = library.erase(person)
     click.echo(f"erased {person} with {count} face(s)")

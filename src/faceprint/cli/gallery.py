@@ -9,26 +9,21 @@ from pathlib import Path
 
 import click
 
-from .cli import (
+from ..errors import FaceprintError, InvalidInput
+from ._shared import (
     EXIT_ERROR,
-    _emit,
-    _error_line,
-    _note,
-    _progress,
-    _report_error,
-    _settings,
     cli,
+    cli_settings,
+    emit,
     engine_options,
+    error_line,
+    note,
+    open_gallery,
+    progress,
+    report_error,
 )
-from .errors import FaceprintError, InvalidInput
-from .store import Store, open_store
-from .store.gallery import _user
 
 EXIT_NO_MATCH = 1
-
-
-def _open(detector: str | None = None, upsample: int | None = None, mirror: bool | None = None) -> Store:
-    return open_store(settings=_settings(detector, upsample, mirror), actor=f"cli:{_user()}")
 
 
 def _expiry(text: str | None) -> datetime | None:
@@ -82,14 +77,17 @@ def enroll(
     its own transaction, bad rows are reported and skipped (exit 1), and a re-run skips what is
     already enrolled.
     """
-    from .store.bulk import enroll_rows, read_enrolment_csv
+    from ..store.bulk import enroll_rows, read_enrolment_csv
 
     expires_at = _expiry(expires)
     if from_csv is not None:
         if subject is not None or images:
             raise InvalidInput("give either SUBJECT IMAGE... or --from-csv FILE, not both")
         rows = read_enrolment_csv(from_csv)
-        with _open(detector, upsample, mirror) as store, _progress("enrolling", len(rows)) as (advance, _):
+        with (
+            open_gallery(detector, upsample, mirror) as store,
+            progress("enrolling", len(rows)) as (advance, _),
+        ):
             report = enroll_rows(
                 store,
                 rows,
@@ -100,7 +98,7 @@ def enroll(
                 progress=advance,
             )
         for failure in report.failures:
-            _error_line(f"{failure.subject}: {failure.message}")
+            error_line(f"{failure.subject}: {failure.message}")
         click.echo(
             f"enrolled {report.added} face(s) into {report.subjects} subject(s); {report.skipped} already "
             f"enrolled, {len(report.failures)} failed"
@@ -108,7 +106,7 @@ def enroll(
         sys.exit(EXIT_NO_MATCH if report.failures else 0)
     if subject is None or not images:
         raise InvalidInput("give SUBJECT and at least one IMAGE (or --from-csv FILE)")
-    with _open(detector, upsample, mirror) as store:
+    with open_gallery(detector, upsample, mirror) as store:
         result = store.enroll(
             subject,
             images,
@@ -161,7 +159,10 @@ def search(
     every answer says which threshold it used and why.
     """
     matched = failed = 0
-    with _open(detector, upsample, mirror) as store, _progress("searching", len(images)) as (advance, _):
+    with (
+        open_gallery(detector, upsample, mirror) as store,
+        progress("searching", len(images)) as (advance, _),
+    ):
         for image in images:
             try:
                 result = store.search(
@@ -171,13 +172,13 @@ def search(
                 if exc.code in ("consent_required", "store_error", "invalid_input"):
                     raise  # the same for every image: stop
                 failed += 1
-                _report_error(image, exc, as_json)
+                report_error(image, exc, as_json)
                 continue
             finally:
                 advance(1)
             matched += result.matched
             if as_json:
-                _emit({"image": str(image), **result.to_json()})
+                emit({"image": str(image), **result.to_json()})
                 continue
             why = f"threshold {result.threshold:.4f}: {result.rule}"
             for face in result.faces:
@@ -198,17 +199,17 @@ def subjects(ctx: click.Context, as_json: bool) -> None:
     """List the enrolled subjects with their consent and number of templates."""
     if ctx.invoked_subcommand is not None:
         return
-    with _open() as store:
+    with open_gallery() as store:
         found = store.subjects()
     for subject in found:
         if as_json:
-            _emit(subject.to_json())
+            emit(subject.to_json())
         else:
             consent = subject.consent
             until = f", until {consent.expires_at:%Y-%m-%d}" if consent.expires_at else ""
             click.echo(f"{subject.name}: {subject.templates} template(s); purpose {consent.purpose!r}{until}")
     if not found and not as_json:
-        _note(f"no subjects in {store.location}")
+        note(f"no subjects in {store.location}")
 
 
 @cli.command()
@@ -218,15 +219,15 @@ def subjects(ctx: click.Context, as_json: bool) -> None:
 )
 def erase(subject: str, reason: str | None) -> None:
     """Erase SUBJECT: consent, templates and their bytes on disk. Irreversible."""
-    with _open() as store:
+    with open_gallery() as store:
         result = store.erase(subject, reason=reason)
     click.echo(f"{result.subject}: erased with {result.templates} template(s)")
     if not result.wal_cleared and store.path is None:
-        _note(
+        note(
             "PostgreSQL's VACUUM after the erasure failed; it runs again with the next erasure or autovacuum"
         )
     elif not result.wal_cleared:
-        _note("another process is reading the store; its write-ahead log is cleared at its next checkpoint")
+        note("another process is reading the store; its write-ahead log is cleared at its next checkpoint")
 
 
 @cli.command()
@@ -235,11 +236,11 @@ def erase(subject: str, reason: str | None) -> None:
 @click.option("--subject", default=None, help="Only entries about this subject.")
 def audit(as_json: bool, limit: int | None, subject: str | None) -> None:
     """Show the audit log, newest first: who did what, when, for which purpose."""
-    with _open() as store:
+    with open_gallery() as store:
         entries = store.audit(limit=limit, subject=subject)
     for entry in entries:
         if as_json:
-            _emit(entry.to_json())
+            emit(entry.to_json())
         else:
             who = ", ".join(entry.subjects) or "-"
             purpose = f" purpose {entry.purpose!r}" if entry.purpose else ""
@@ -255,7 +256,7 @@ def store_group() -> None:
 @store_group.command("reindex")
 def store_reindex() -> None:
     """Rebuild the vector index from the database."""
-    with _open() as store:
+    with open_gallery() as store:
         count = store.rebuild_index()
     click.echo(f"indexed {count} template(s)")
 
@@ -266,11 +267,11 @@ def store_migrate() -> None:
 
     Refused, changing nothing, when the store's schema is newer than this faceprint.
     """
-    from .store.database import open_database
-    from .store.gallery import default_store_path
-    from .store.schema import SCHEMA_VERSION
+    from ..store.database import open_database
+    from ..store.gallery import default_store_path
+    from ..store.schema import SCHEMA_VERSION
 
-    location = _settings(None, None, None).store or str(default_store_path())
+    location = cli_settings(None, None, None).store or str(default_store_path())
     db = open_database(location)
     try:
         version = db.schema_version()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from .cli import _emit, _settings, cli
-from .cli_gallery import _open
-from .store import SCOPES
+from ..errors import FaceprintError
+from ..store import SCOPES
+from ._shared import cli, cli_settings, emit, open_gallery
 
 __all__ = ["keys", "serve"]
 
@@ -35,11 +35,16 @@ __all__ = ["keys", "serve"]
 )
 def serve(host: str, port: int, workers: int | None, library: tuple[Path, ...]) -> None:
     """Run the HTTP API, the admin page (/admin/) and the People page (/people) on the store."""
-    import uvicorn
+    try:
+        import uvicorn
 
-    from .service import create_app
+        from ..service import create_app
+    except ImportError as exc:
+        raise FaceprintError(
+            f"'faceprint serve' needs the server extra: pip install 'faceprint[server]' ({exc.name} is missing)"
+        ) from None
 
-    settings = _settings(None, None, None)
+    settings = cli_settings(None, None, None)
     if library:
         roots = os.pathsep.join(str(p.resolve()) for p in library)
         settings = dataclasses.replace(settings, library_roots=roots)
@@ -66,7 +71,7 @@ def keys() -> None:
 )
 def keys_create(name: str, scopes: str) -> None:
     """Create a key and print it once: only its hash is stored, it cannot be shown again."""
-    with _open() as store:
+    with open_gallery() as store:
         record, secret = store.keys.create(name, scopes)
     click.echo(secret)
     click.echo(
@@ -81,11 +86,11 @@ def keys_create(name: str, scopes: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per key.")
 def keys_list(include_revoked: bool, as_json: bool) -> None:
     """The keys: name, id, scopes, creation (never the key or its hash)."""
-    with _open() as store:
+    with open_gallery() as store:
         found = store.keys.list(include_revoked=include_revoked)
     for key in found:
         if as_json:
-            _emit(key.to_json())
+            emit(key.to_json())
         else:
             revoked = f", revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
             click.echo(
@@ -97,6 +102,6 @@ def keys_list(include_revoked: bool, as_json: bool) -> None:
 @click.argument("name")
 def keys_revoke(name: str) -> None:
     """Revoke the active key called NAME; requests with it are refused from now on."""
-    with _open() as store:
+    with open_gallery() as store:
         record = store.keys.revoke(name)
     click.echo(f"{record.name} ({record.key_id}): revoked")

@@ -1,0 +1,182 @@
+"""The enrolment verbs of the gallery :class:`~faceprint.store.gallery.Store`: consent records and
+templates written in one transaction per subject (or per batch), duplicates skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConsentRequired, InvalidInput
+from ..imageio import ImageSource
+from . import consent, repository
+from .consent import subject_name
+from .database import Database
+from .protection import Protector
+from .records import Consent, EnrollResult, Sample, Subject, isoformat
+
+__all__ = ["Enrolment"]
+
+
+class Enrolment:
+    """Enrol subjects from :class:`Sample` templates; :meth:`sample` (images) is the engine side's."""
+
+    db: Database
+    actor: str
+
+    if TYPE_CHECKING:  # provided by Store
+
+        @property
+        def protector(self) -> Protector: ...
+
+        def now(self) -> datetime: ...
+
+        def subject(self, name: str) -> Subject: ...
+
+        def sync_index(self, *, force_save: bool = False) -> None: ...
+
+        def write_audit(
+            self,
+            conn: Any,
+            actor: str,
+            operation: str,
+            purpose: str | None,
+            subjects: Sequence[str],
+            results: int | None,
+            detail: str | None = None,
+        ) -> None: ...
+
+    def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
+        """An image's template for enrolment: needs the engine (:func:`faceprint.open_store`)."""
+        raise InvalidInput(
+            "this store takes templates (Sample); open it with faceprint.open_store to enrol images"
+        )
+
+    def _samples(self, images: Iterable[ImageSource | Sample], largest_face: bool) -> list[Sample]:
+        samples = [
+            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
+            for item in images
+        ]
+        if not samples:
+            raise InvalidInput("nothing to enrol: give at least one image")
+        return samples
+
+    def enroll(
+        self,
+        subject: str,
+        images: Iterable[ImageSource | Sample],
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+        largest_face: bool = False,
+    ) -> EnrollResult:
+        """Enrol the face of each image as ``subject``, under a consent record for ``purpose``.
+
+        All or nothing: every image is embedded first, then the subject, its consent, its
+        templates and an audit row are written in one transaction. Images already enrolled for
+        this subject (same content) are skipped, so a re-run completes an interrupted job. An
+        existing subject keeps its consent; enrolling it for another purpose is refused.
+        """
+        name = subject_name(subject)
+        held = consent.new_consent(purpose, evidence, expires_at, self.now())
+        samples = self._samples(images, largest_face)
+        result = self.db.transact(lambda conn: self._write(conn, name, samples, held, actor or self.actor))
+        if result.added:
+            self.sync_index()
+        return result
+
+    def _write(
+        self, conn: Any, name: str, samples: list[Sample], held: Consent, actor: str, *, create: bool = True
+    ) -> EnrollResult:
+        return repository.write_enrolment(
+            conn, self.protector, self.write_audit, name, samples, held, actor, create=create
+        )
+
+    def create_subject(
+        self,
+        subject: str,
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> Subject:
+        """Record ``subject`` and its consent, without templates yet (enrol faces with :meth:`add_faces`).
+
+        Raises :class:`InvalidInput` if the subject exists. Searches never return a subject
+        without templates, so creating one first changes no search result.
+        """
+        name = subject_name(subject)
+        held = consent.new_consent(purpose, evidence, expires_at, self.now())
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM subjects WHERE name = ?", (name,)).fetchone():
+                raise InvalidInput(f"subject {name!r} exists already")
+            repository.insert_subject(conn, name, held)
+            self.write_audit(conn, actor or self.actor, "consent", held.purpose, [name], 0)
+        return self.subject(name)
+
+    def add_faces(
+        self,
+        subject: str,
+        images: Iterable[ImageSource | Sample],
+        *,
+        actor: str | None = None,
+        largest_face: bool = False,
+    ) -> EnrollResult:
+        """Enrol more faces into an existing ``subject`` under the consent it already holds.
+
+        Same rules as :meth:`enroll` (all or nothing, duplicates skipped). Raises
+        :class:`NotFound` for an unknown subject and :class:`ConsentRequired` when its consent
+        has expired.
+        """
+        name = subject_name(subject)
+        held = self.subject(name).consent
+        now = self.now()
+        if not held.active(now):
+            raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(held.expires_at)}")
+        renewed = Consent(purpose=held.purpose, granted_at=now, evidence=held.evidence)
+        samples = self._samples(images, largest_face)
+        result = self.db.transact(
+            lambda conn: self._write(conn, name, samples, renewed, actor or self.actor, create=False)
+        )
+        if result.added:
+            self.sync_index()
+        return result
+
+    def enroll_many(
+        self,
+        entries: Iterable[tuple[str, Sequence[Sample]]],
+        *,
+        purpose: str,
+        evidence: str | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> list[EnrollResult]:
+        """Enrol many subjects from ready templates in **one** transaction (imports, migrations).
+
+        Same rules as :meth:`enroll` per subject; all or nothing for the whole batch. Use batches
+        of thousands: one transaction (one fsync) per batch instead of per subject.
+        """
+        held = consent.new_consent(purpose, evidence, expires_at, self.now())
+        batch = [(subject_name(name), list(samples)) for name, samples in entries]
+        if any(not samples for _, samples in batch):
+            raise InvalidInput("nothing to enrol: every subject needs at least one template")
+        results = self.db.transact(
+            lambda conn: [
+                self._write(conn, name, samples, held, actor or self.actor) for name, samples in batch
+            ]
+        )
+        if any(r.added for r in results):
+            self.sync_index()
+        return results
+
+    def enrolled_sources(self, subject: str) -> frozenset[str]:
+        """Content hashes of the images already enrolled for ``subject`` (empty if unknown)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT t.source FROM templates t JOIN subjects s ON s.id = t.subject_id WHERE s.name = ?",
+                (subject_name(subject),),
+            ).fetchall()
+        return frozenset(str(r[0]) for r in rows)

@@ -1,0 +1,47 @@
+"""Key rotation: every template (the gallery's and every registered table's) re-sealed under new keys."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..privacy import Keyring
+from .database import Database
+from .index_cache import IndexCache
+from .repository import Audit
+
+__all__ = ["rotate_keys"]
+
+
+def rotate_keys(
+    db: Database, cache: IndexCache, dim: int, audit: Audit, actor: str, *, storage: bool, template: bool
+) -> int:
+    """Replace the storage key and/or the template key; returns the rows rewritten.
+
+    Crash-safe: the new key is added to the key file first, all rows are re-sealed (and
+    re-transformed) and the key ids in the database switched in one transaction, the index is
+    rebuilt, and only then is the old key removed from the key file.
+    """
+    if not storage and not template:
+        raise InvalidInput("say which key to rotate: storage, template or both")
+    with cache.lock:
+        old = cache.protector
+        new = old.rotated(storage=storage, template=template)
+        both = Keyring(
+            storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
+            template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
+        )
+        old.key_file.write(both)
+        operation = "rotate-" + (
+            "storage-and-template-keys"
+            if storage and template
+            else "storage-key"
+            if storage
+            else "template-key"
+        )
+        with db.write() as conn:
+            count = old.reprotect(conn, new, dim or 1)
+            audit(conn, actor, operation, None, [], count)
+        cache.protector = new
+        cache.rebuild(dim)
+        old.key_file.write(new.keyring)
+    db.purge()
+    return count

@@ -1,0 +1,94 @@
+"""1:N search on the gallery: the decision rule for the purpose, the probes' faces scored against
+the eligible subjects (:mod:`.scoring`), one audit row per probe, durably, before returning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import InvalidInput, StoreError
+from . import consent
+from .database import Connection
+from .openset import decision_rule
+from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
+from .scoring import identify
+
+if TYPE_CHECKING:
+    from .gallery import Probe, Store
+
+__all__ = ["search_many"]
+
+
+def search_many(
+    store: Store,
+    probes: Sequence[Probe],
+    *,
+    purpose: str,
+    actor: str | None,
+    top_k: int,
+    fmr: float | None,
+    fpir: float | None,
+    all_faces: bool,
+) -> list[SearchResult]:
+    """:meth:`Store.search_many`: every check before any image work, then the probes, then the audit."""
+    purpose = consent.require_purpose(purpose)
+    if not 1 <= top_k <= 100:
+        raise InvalidInput(f"top_k must be between 1 and 100, not {top_k}")
+    model = store.model_id
+    calibration = store.calibration_for(model or store.default_model_id(probes))
+    # validates fmr / fpir before any image work
+    index = store.synced_index() if model is not None else None  # follows other processes' writes
+    eligible = store.eligible(purpose, index.seq if index is not None else -1)
+    decision = decision_rule(calibration, eligible, fmr=fmr, fpir=fpir)
+    threshold = decision.threshold
+    consent.check_purpose(store.db, purpose)
+    answers: list[SearchResult] = []
+    for probe in probes:
+        faces = store.probe_faces(probe, all_faces=all_faces)
+        for face in faces:
+            assert face.template is not None
+            if model is not None and face.template.model != model:
+                raise StoreError(f"this store holds {model} templates; the probe is {face.template.model}")
+        found: list[list[tuple[str, float]]] = [[] for _ in faces]
+        if index is not None:
+            queries = np.stack([f.template.vector for f in faces if f.template])
+            protected = store.protector.protect(queries)
+            found = identify(store.db, protected, purpose, store.active_params(), top_k, decision, index)
+        results = tuple(
+            FaceSearch(
+                box=face.box if face.box.width > 0 else None,
+                matches=tuple(SubjectMatch(name, sim, calibration.fmr(sim)) for name, sim in matches),
+            )
+            for face, matches in zip(faces, found, strict=True)
+        )
+        answers.append(
+            SearchResult(
+                faces=results,
+                fmr=decision.fmr,
+                threshold=threshold,
+                fpir=decision.fpir,
+                rule=decision.rule,
+                eligible=decision.eligible,
+            )
+        )
+
+    def audit(conn: Connection) -> None:
+        now = isoformat(store.now())
+        for answer in answers:
+            matched = sorted({m.subject for face in answer.faces for m in face.matches})
+            if matched:
+                marks = ",".join("?" * len(matched))
+                conn.execute(f"UPDATE subjects SET last_seen_at = ? WHERE name IN ({marks})", (now, *matched))
+            store.write_audit(
+                conn,
+                actor or store.actor,
+                "search",
+                purpose,
+                matched,
+                sum(1 for f in answer.faces if f.matches),
+            )
+
+    store.db.transact(audit, feed=False)  # appends nothing to the feed: no need to queue behind writers
+    return answers
