@@ -23,7 +23,8 @@ from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
-from .models.operator import load_recogniser, recogniser_calibration
+from .models.onnx_recogniser import load_recogniser
+from .models.operator import recogniser_calibration
 from .models.registry import detector_defaults, detector_names, load_detector, load_landmarker
 from .quality import Quality, assess
 

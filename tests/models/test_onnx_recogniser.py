@@ -17,8 +17,8 @@ from faceprint.align_template import ARCFACE_112, template_chip
 from faceprint.cli import cli
 from faceprint.errors import ModelError
 from faceprint.imageio import RGBImage
-from faceprint.models.onnx_recogniser import OnnxRecogniser
-from faceprint.models.operator import operator_manifest, register
+from faceprint.models.onnx_recogniser import OnnxRecogniser, register
+from faceprint.models.operator import operator_manifest
 from tests.models.operator_graphs import arcface_graph, write_model
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from faceprint.errors import ModelError
-from faceprint.models.operator import operator_manifest, operator_models, parse_manifest, register
+from faceprint.models.onnx_recogniser import register
+from faceprint.models.operator import operator_manifest, operator_models, parse_manifest
 from tests.models.operator_graphs import arcface_graph, arcface_manifest, write_model
 
 GOOD = arcface_manifest("a" * 64)

@@ -9,7 +9,8 @@ import click
 
 from ..errors import InvalidInput, ModelError
 from ..models.manifest import manifests
-from ..models.operator import models_dir, operator_manifest, operator_models, register, save_calibration
+from ..models.onnx_recogniser import register
+from ..models.operator import models_dir, operator_manifest, operator_models, save_calibration
 from ..models.registry import DEFAULT_DETECTOR
 from ._shared import cli, cli_settings, emit, engine_options, note, progress
 

@@ -10,9 +10,13 @@ is a :class:`~faceprint.errors.ModelError`, never a template.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,9 +26,13 @@ from ..align_template import landmark_points, template_chip
 from ..errors import InvalidInput, ModelError
 from ..imageio import RGBImage
 from .onnx_graph import file_sha256, open_session
-from .operator import OperatorManifest
+from .operator import OperatorManifest, models_dir, operator_manifest, read_manifest, registered
 
-__all__ = ["OnnxRecogniser", "astronaut_chip", "output_hash"]
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .base import Embedder
+
+__all__ = ["OnnxRecogniser", "astronaut_chip", "load_recogniser", "output_hash", "register"]
 
 BATCH = 32
 
@@ -143,3 +151,42 @@ def output_hash(vector: NDArray[np.float32]) -> str:
     unit = np.asarray(vector, dtype=np.float64) / float(np.linalg.norm(vector))
     rounded = np.round(unit, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
     return hashlib.sha256(rounded.astype("<f8").tobytes()).hexdigest()[:16]
+
+
+def register(onnx_file: Path, manifest_file: Path, directory: Path) -> OperatorManifest:
+    """Check ``onnx_file`` against ``manifest_file`` (hash, input size, output, finite values on a
+    real face chip) and copy both into ``directory/<name>/``, atomically. Nothing is written
+    unless every check passes."""
+    m = read_manifest(manifest_file)
+    if not onnx_file.is_file():
+        raise ModelError(f"model file {onnx_file} not found")
+    digest = file_sha256(onnx_file)
+    if digest != m.sha256:
+        raise ModelError(f"{onnx_file.name} has SHA-256 {digest}, not the {m.sha256} its manifest states")
+    target = directory / m.name
+    if target.exists():
+        raise ModelError(f"a model called {m.name!r} is already registered in {directory}")
+    OnnxRecogniser(m, onnx_file, threads=1).self_test()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{m.name}.", dir=directory))
+        try:
+            shutil.copyfile(onnx_file, staging / "model.onnx")
+            (staging / "manifest.json").write_text(json.dumps(m.to_json(), indent=1) + "\n", encoding="utf-8")
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    except OSError as exc:
+        raise ModelError(f"cannot write to the models directory {directory}: {exc.strerror or exc}") from None
+    return registered(m, target)
+
+
+def load_recogniser(settings: Settings) -> Embedder:
+    """The recogniser ``settings`` name: an operator's registered model, or the shipped one."""
+    if not settings.recogniser:
+        from .registry import load_embedder
+
+        return load_embedder(backend=settings.backend, threads=settings.threads, cache=settings.cache_dir)
+    m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
+    return OnnxRecogniser(m, threads=settings.threads)

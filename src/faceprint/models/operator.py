@@ -14,9 +14,8 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -26,19 +25,18 @@ from ..errors import ModelError
 if TYPE_CHECKING:
     from ..calibrate import Calibration
     from ..config import Settings
-    from .base import Embedder
 
 __all__ = [
     "Alignment",
     "OperatorManifest",
     "calibration_path",
-    "load_recogniser",
     "models_dir",
     "operator_manifest",
     "operator_models",
     "parse_manifest",
+    "read_manifest",
     "recogniser_calibration",
-    "register",
+    "registered",
     "save_calibration",
 ]
 
@@ -306,13 +304,12 @@ def operator_models(directory: Path) -> dict[str, OperatorManifest]:
         if entry.name.startswith(".") or not (entry / "manifest.json").is_file():
             continue
         m = read_manifest(entry / "manifest.json")
-        out[m.name] = _registered(m, entry)
+        out[m.name] = registered(m, entry)
     return out
 
 
-def _registered(m: OperatorManifest, directory: Path) -> OperatorManifest:
-    from dataclasses import replace
-
+def registered(m: OperatorManifest, directory: Path) -> OperatorManifest:
+    """``m`` as registered in ``directory``."""
     return replace(m, directory=directory)
 
 
@@ -324,54 +321,10 @@ def operator_manifest(directory: Path, name: str) -> OperatorManifest:
         raise ModelError(
             f"no recogniser {name!r} in {directory} (registered: {known}); add it with 'faceprint models add'"
         )
-    return _registered(read_manifest(entry / "manifest.json"), entry)
-
-
-def register(onnx_file: Path, manifest_file: Path, directory: Path) -> OperatorManifest:
-    """Check ``onnx_file`` against ``manifest_file`` (hash, input size, output, finite values on a
-    real face chip) and copy both into ``directory/<name>/``, atomically. Nothing is written
-    unless every check passes."""
-    from .onnx_graph import file_sha256
-    from .onnx_recogniser import OnnxRecogniser
-
-    m = read_manifest(manifest_file)
-    if not onnx_file.is_file():
-        raise ModelError(f"model file {onnx_file} not found")
-    digest = file_sha256(onnx_file)
-    if digest != m.sha256:
-        raise ModelError(f"{onnx_file.name} has SHA-256 {digest}, not the {m.sha256} its manifest states")
-    target = directory / m.name
-    if target.exists():
-        raise ModelError(f"a model called {m.name!r} is already registered in {directory}")
-    OnnxRecogniser(m, onnx_file, threads=1).self_test()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{m.name}.", dir=directory))
-        try:
-            shutil.copyfile(onnx_file, staging / "model.onnx")
-            (staging / "manifest.json").write_text(json.dumps(m.to_json(), indent=1) + "\n", encoding="utf-8")
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    except OSError as exc:
-        raise ModelError(f"cannot write to the models directory {directory}: {exc.strerror or exc}") from None
-    return _registered(m, target)
+    return registered(read_manifest(entry / "manifest.json"), entry)
 
 
 # -- the engine's view: which recogniser, and its calibration --------------------------------
-
-
-def load_recogniser(settings: Settings) -> Embedder:
-    """The recogniser ``settings`` name: an operator's registered model, or the shipped one."""
-    if not settings.recogniser:
-        from .registry import load_embedder
-
-        return load_embedder(backend=settings.backend, threads=settings.threads, cache=settings.cache_dir)
-    from .onnx_recogniser import OnnxRecogniser
-
-    m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
-    return OnnxRecogniser(m, threads=settings.threads)
 
 
 def calibration_path(m: OperatorManifest, model_id: str) -> Path:
