@@ -4,38 +4,19 @@ incrementally, keeping every correction (:mod:`faceprint.cluster` does the group
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..cluster import UNASSIGNED, ClusterParams, cluster_faces
+from .mixin import LibraryPart
 from .records import ClusterReport
-
-if TYPE_CHECKING:
-    from ..gallery import Gallery
 
 __all__ = ["Clustering"]
 
 
-class Clustering:
+class Clustering(LibraryPart):
     """``cluster`` over the library's tables (mixed into :class:`Library`)."""
-
-    store: Gallery
-
-    if TYPE_CHECKING:  # provided by Library
-
-        @property
-        def _db(self) -> Any: ...
-
-        def _audit(
-            self, conn: Any, operation: str, results: int | None, detail: str | None = None
-        ) -> None: ...
-
-        @staticmethod
-        def _now() -> str: ...
-
-        @staticmethod
-        def _drop_empty_people(conn: Any) -> None: ...
 
     # -- clustering ----------------------------------------------------------------------------
 

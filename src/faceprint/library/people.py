@@ -14,35 +14,18 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidInput, NotFound
 from ..faces import Box
+from .mixin import LibraryPart
 from .records import LibraryFace, Person
-
-if TYPE_CHECKING:
-    from ..gallery import Gallery
 
 __all__ = ["People"]
 
 _MAX_NAME = 200
 
 
-class People:
+class People(LibraryPart):
     """People and corrections over the library's tables (mixed into :class:`Library`)."""
 
-    store: Gallery
-
     if TYPE_CHECKING:  # provided by Library
-
-        @property
-        def _db(self) -> Any: ...
-
-        def _audit(
-            self, conn: Any, operation: str, results: int | None, detail: str | None = None
-        ) -> None: ...
-
-        @staticmethod
-        def _now() -> str: ...
-
-        @staticmethod
-        def _drop_empty_people(conn: Any) -> None: ...
 
         def _move_person(self, conn: Any, old: int, keep: int) -> None: ...
 
