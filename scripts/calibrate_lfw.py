@@ -20,30 +20,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from faceprint.calibrate import Calibration
+from faceprint.calibrate_folder import pair_scores
 from faceprint.config import Settings
 from faceprint.engine import Engine
 from faceprint.evaluate import embed_lfw_images
 from faceprint.store.openset import calibrate_cohort
-
-
-def all_pair_scores(
-    matrix: NDArray[np.float32], labels: NDArray[np.int64]
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Similarities of every unordered pair (i < j), split into impostor and genuine."""
-    n = matrix.shape[0]
-    impostor_parts, genuine_parts = [], []
-    for start in range(0, n, 1024):
-        block = matrix[start : start + 1024] @ matrix.T
-        rows = np.arange(start, min(start + 1024, n))
-        upper = np.arange(n)[None, :] > rows[:, None]
-        same = labels[rows][:, None] == labels[None, :]
-        impostor_parts.append(block[upper & ~same])
-        genuine_parts.append(block[upper & same])
-    return np.concatenate(impostor_parts), np.concatenate(genuine_parts)
 
 
 def main() -> int:
@@ -85,7 +69,7 @@ def main() -> int:
     identities = sorted({f.split("/")[0] for f in files})
     label_of = {name: i for i, name in enumerate(identities)}
     labels = np.array([label_of[f.split("/")[0]] for f in files])
-    impostor, genuine = all_pair_scores(matrix, labels)
+    impostor, genuine = pair_scores(matrix, labels)
     table = Calibration.from_scores(
         impostor,
         genuine=genuine,

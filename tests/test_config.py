@@ -8,7 +8,7 @@ from faceprint.errors import InvalidInput
 
 def test_defaults() -> None:
     s = Settings.from_env({})
-    assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("blazeface", None, False, "onnx", 0)
+    assert (s.detector, s.upsample, s.mirror, s.backend, s.threads) == ("blazeface", None, None, "onnx", 0)
     assert (s.detect_max_side, s.refine_landmarks) == (None, False)  # None: the detector's own default
 
 

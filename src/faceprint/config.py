@@ -78,6 +78,11 @@ class Settings:
     threads: int = 0
     #: Where converted models are cached ("" = ``$XDG_CACHE_HOME/faceprint`` or ``~/.cache/faceprint``).
     cache_dir: str = ""
+    #: The recogniser: empty for the shipped one (dlib's ResNet), else the name of an operator's
+    #: ONNX model registered with ``faceprint models add`` (docs/models.md).
+    recogniser: str = ""
+    #: Where operator models are registered ("" = ``$XDG_DATA_HOME/faceprint/models``).
+    models_dir: str = ""
     #: HTTP service: the folders the photo library routes may index (and so read photos from),
     #: separated by ``os.pathsep``; empty = none (``faceprint serve --library FOLDER`` sets it).
     library_roots: str = ""

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .align import face_chip
-from .calibrate import Calibration, load_calibration
+from .calibrate import Calibration
 from .choice import ChosenFace, choose
 from .config import MIRROR_SUFFIX, Settings
 from .errors import InvalidInput, NoFace
@@ -24,7 +24,9 @@ from .maskscore import mask_score
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
-from .models.registry import detector_defaults, detector_names, load_detector, load_embedder, load_landmarker
+from .models.onnx_recogniser import load_recogniser
+from .models.operator import recogniser_calibration
+from .models.registry import detector_defaults, detector_names, load_detector, load_landmarker
 from .quality import Quality, assess
 
 __all__ = ["Engine", "FaceInput"]
@@ -122,7 +124,7 @@ class Engine:
             if self._landmarker is None:
                 self._landmarker = load_landmarker(backend=s.backend, cache=s.cache_dir)
             if embed and self._embedder is None:
-                self._embedder = load_embedder(backend=s.backend, threads=s.threads, cache=s.cache_dir)
+                self._embedder = load_recogniser(s)
             return self._detector, self._landmarker, self._embedder
 
     def _embedder_model(self) -> Embedder:
@@ -152,7 +154,7 @@ class Engine:
     def calibration(self) -> Calibration:
         """The score <-> FMR table of this engine's embedding model."""
         if self._calibration is None:
-            self._calibration = load_calibration(self.model_id)
+            self._calibration = recogniser_calibration(self.settings, self.model_id)
         return self._calibration
 
     def following(self, models: Iterable[str]) -> Engine:
@@ -403,8 +405,12 @@ class Engine:
         """Embeddings of faces given as (image, landmarks), in one embedder call; mirror-averaged
         when the engine mirrors (unit length is left to :class:`Template`)."""
         embedder = self._embedder_model()
+        cut = getattr(embedder, "cut", None)  # an operator's model cuts chips by its manifest
         size, padding = embedder.chip_size, embedder.chip_padding
-        chips = [face_chip(image, pts, size=size, padding=padding) for image, pts in faces]
+        chips = [
+            cut(image, pts) if cut else face_chip(image, pts, size=size, padding=padding)
+            for image, pts in faces
+        ]
         if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:
@@ -439,6 +445,19 @@ class Engine:
         calibration = self.calibration
         calibration.threshold(fmr)  # validate fmr before any image work
         return compare(self.template(a), self.template(b), calibration, fmr=fmr)
+
+    def similarity(self, a: FaceInput, b: FaceInput) -> float:
+        """The raw cosine similarity of two faces' templates: no calibration table, no decision.
+
+        For a model that has no table yet (an operator's, before ``faceprint calibrate``); what a
+        similarity means for false matches is only known once the model is calibrated.
+        """
+        ta, tb = self.template(a), self.template(b)
+        if ta.model != tb.model:
+            raise InvalidInput(
+                f"cannot compare templates of different models ({ta.model!r} and {tb.model!r})"
+            )
+        return float(np.clip(np.dot(ta.vector, tb.vector), -1.0, 1.0))
 
     def verify_many(self, pairs: Iterable[tuple[FaceInput, FaceInput]], *, fmr: float = 1e-3) -> list[Match]:
         return [self.verify(a, b, fmr=fmr) for a, b in pairs]
