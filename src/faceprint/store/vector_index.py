@@ -30,14 +30,12 @@ a SHA-256 of everything before it. It is written to a temporary file, fsynced, a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import struct
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,8 @@ from numpy.typing import NDArray
 
 from faceprint.errors import InvalidInput, StoreError
 from faceprint.privacy import Cipher, SealedReader, SealedWriter, fsync_directory
+
+from .exact import RWLock, exact_search
 
 import faiss  # isort: skip  (faiss is used through this module only)
 
@@ -56,79 +56,10 @@ FILE_NAME = "vector-index.fpvi"
 _MAGIC = b"FPVINDEX"
 _HEADER_LIMIT = 1 << 16
 _UNIT_TOLERANCE = 1e-3
-_CHUNK_ROWS = 32_768
 _QUERY_BLOCK = 256
 
 IdArray = NDArray[np.int64]
 FloatArray = NDArray[np.float32]
-
-
-class _RWLock:
-    """Many readers or one writer; a waiting writer holds back new readers."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
-def exact_search(
-    matrix: FloatArray, queries: FloatArray, k: int, *, chunk: int = _CHUNK_ROWS
-) -> tuple[NDArray[np.int64], FloatArray]:
-    """Row numbers (q, k) and inner products of the k best rows of ``matrix``, best first.
-
-    The matrix product runs chunk by chunk with a partial top-k per chunk, so memory stays at
-    ``q x chunk`` scores and no full-length ``argpartition`` is needed. Rows beyond
-    ``len(matrix)`` are padded with -1 and ``-inf``.
-    """
-    q, n = len(queries), len(matrix)
-    best_rows = np.full((q, k), -1, dtype=np.int64)
-    best_scores = np.full((q, k), -np.inf, dtype=np.float32)
-    for start in range(0, n, chunk):
-        scores = queries @ matrix[start : start + chunk].T
-        width = scores.shape[1]
-        if width > k:
-            part = np.argpartition(scores, width - k, axis=1)[:, width - k :]
-            part_scores = np.take_along_axis(scores, part, axis=1)
-        else:
-            part, part_scores = np.broadcast_to(np.arange(width), scores.shape), scores
-        rows = np.concatenate([best_rows, part + start], axis=1)
-        merged = np.concatenate([best_scores, part_scores], axis=1)
-        keep = np.argpartition(merged, merged.shape[1] - k, axis=1)[:, merged.shape[1] - k :]
-        best_rows = np.take_along_axis(rows, keep, axis=1)
-        best_scores = np.take_along_axis(merged, keep, axis=1)
-    order = np.argsort(-best_scores, axis=1, kind="stable")
-    return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(best_scores, order, axis=1)
 
 
 class VectorIndex:
@@ -173,7 +104,7 @@ class VectorIndex:
             if threads < 1:
                 raise InvalidInput("threads must be positive")
             faiss.omp_set_num_threads(threads)
-        self._lock = _RWLock()
+        self._lock = RWLock()
         self._seq = 0
         self._count = 0
         self._vectors: FloatArray = np.zeros((0, dim), dtype=np.float32)
