@@ -113,7 +113,8 @@ class Enrolment:
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM subjects WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"subject {name!r} exists already")
-            repository.insert_subject(conn, name, held)
+            subject_id = repository.insert_subject(conn, name, held)
+            repository.subject_key(conn, self.protector, subject_id)
             self.write_audit(conn, actor or self.actor, "consent", held.purpose, [name], 0)
         return self.subject(name)
 

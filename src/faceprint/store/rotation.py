@@ -25,11 +25,6 @@ def rotate_keys(
     with cache.lock:
         old = cache.protector
         new = old.rotated(storage=storage, template=template)
-        both = Keyring(
-            storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
-            template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
-        )
-        old.key_file.write(both)
         operation = "rotate-" + (
             "storage-and-template-keys"
             if storage and template
@@ -38,10 +33,26 @@ def rotate_keys(
             else "template-key"
         )
         with db.write() as conn:
+            # first the new keys beside the old (under the write lock: erasures change the file too)
+            old.key_file.update(
+                lambda k: Keyring(
+                    storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
+                    template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
+                    wrapping=k.wrapping,
+                )
+            )
             count = old.reprotect(conn, new, dim or 1)
+            if storage:  # every subject's data key re-wrapped under new wrapping keys too
+                old.subjects.rekey_all(conn)
             audit(conn, actor, operation, None, [], count)
         cache.protector = new
         cache.rebuild(dim)
-        old.key_file.write(new.keyring)
+        with db.write():
+            old.key_file.update(
+                lambda k: Keyring(
+                    storage=new.keyring.storage, template=new.keyring.template, wrapping=k.wrapping
+                )
+            )
+        new.subjects.prune(db)  # the replaced wrapping keys leave the key file
     db.purge()
     return count
