@@ -110,12 +110,15 @@ class Enrolment:
         """
         name = subject_name(subject)
         held = consent.new_consent(purpose, evidence, expires_at, self.now())
-        with self.db.write() as conn:
+
+        def create(conn: Any) -> None:
             if conn.execute("SELECT 1 FROM subjects WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"subject {name!r} exists already")
             subject_id = repository.insert_subject(conn, name, held)
             repository.subject_key(conn, self.protector, subject_id)
             self.write_audit(conn, actor or self.actor, "consent", held.purpose, [name], 0)
+
+        self.db.transact(create)  # retried after a transient failure, like every store write
         return self.subject(name)
 
     def add_faces(

@@ -361,8 +361,9 @@ class Store(Enrolment):
     def rebuild_index(self, *, actor: str | None = None) -> int:
         """Rebuild the vector index from the templates table; returns the number of templates indexed."""
         count = self._cache.rebuild(self._dim())
-        with self.db.write(feed=False) as conn:
-            self.write_audit(conn, actor or self.actor, "rebuild", None, [], count)
+        self.db.transact(
+            lambda conn: self.write_audit(conn, actor or self.actor, "rebuild", None, [], count), feed=False
+        )
         return count
 
     def indexed_ids(self) -> frozenset[int]:

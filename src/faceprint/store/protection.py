@@ -17,6 +17,7 @@ import importlib
 import os
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -285,7 +286,8 @@ class Protector:
         with db.read() as conn:
             if conn.execute(sql + " LIMIT 1").fetchone() is None:
                 return 0
-        with db.write() as conn:
+
+        def adopt(conn: Connection) -> int:
             ids = [int(r[0]) for r in conn.execute(sql).fetchall()]
             for subject_id in ids:
                 data_key = self.subjects.create(conn, subject_id)
@@ -296,7 +298,15 @@ class Protector:
                         "UPDATE templates SET vector = ? WHERE id = ?",
                         (self._seal(plaintext, data_key), template_id),
                     )
-        return len(ids)
+            if ids:  # the audit trail says when and how many (never who: names stay out of it)
+                conn.execute(
+                    "INSERT INTO audit (at, actor, operation, purpose, subjects, results, detail) "
+                    "VALUES (?, 'faceprint', 'migrate-subject-keys', NULL, '[]', ?, ?)",
+                    (datetime.now(UTC).isoformat(timespec="microseconds"), len(ids), "per-subject data keys"),
+                )
+            return len(ids)
+
+        return db.transact(adopt)  # retried after a transient failure
 
     def key_ids(self) -> tuple[str, str]:
         return self.keyring.storage_key_id, self.template_key_id

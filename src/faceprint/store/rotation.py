@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..privacy import Keyring
-from .database import Database
+from .database import Connection, Database
 from .index_cache import IndexCache
 from .repository import Audit
 
@@ -32,7 +32,8 @@ def rotate_keys(
             if storage
             else "template-key"
         )
-        with db.write() as conn:
+
+        def reprotect(conn: Connection) -> int:
             # first the new keys beside the old (under the write lock: erasures change the file too)
             old.key_file.update(
                 lambda k: Keyring(
@@ -45,14 +46,19 @@ def rotate_keys(
             if storage:  # every subject's data key re-wrapped under new wrapping keys too
                 old.subjects.rekey_all(conn)
             audit(conn, actor, operation, None, [], count)
+            return count
+
+        # retried after a transient failure: the database is on the old keys or the new, never between
+        count = db.transact(reprotect)
         cache.protector = new
         cache.rebuild(dim)
-        with db.write():
-            old.key_file.update(
+        db.transact(
+            lambda _: old.key_file.update(
                 lambda k: Keyring(
                     storage=new.keyring.storage, template=new.keyring.template, wrapping=k.wrapping
                 )
             )
+        )
         new.subjects.prune(db)  # the replaced wrapping keys leave the key file
     db.purge()
     return count

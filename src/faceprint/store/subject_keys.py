@@ -138,13 +138,16 @@ class SubjectKeys:
     def prune(self, db: Database) -> int:
         """Remove from the key file every wrapping key no bucket names (the replaced ones); returns
         how many. Under the write lock: no other writer is between adding a key and naming it."""
-        with db.write() as conn:
+
+        def prune(conn: Connection) -> tuple[set[str], int]:
             named = {str(r[0]) for r in conn.execute("SELECT key_id FROM key_buckets")}
             keyring = self.key_file.read()
             keep = tuple(k for i, k in keyring.wrapping_keys.items() if i in named)
-            if len(keep) == len(keyring.wrapping):
-                return 0
-            self.key_file.write(keyring.with_wrapping(keep))
+            if len(keep) < len(keyring.wrapping):
+                self.key_file.write(keyring.with_wrapping(keep))
+            return named, len(keyring.wrapping) - len(keep)
+
+        named, removed = db.transact(prune)  # retried after a transient failure
         with self._lock:
             self._pool = {i: k for i, k in self._pool.items() if i in named}
-        return len(keyring.wrapping) - len(keep)
+        return removed
