@@ -101,7 +101,12 @@ def test_a_store_sealed_the_old_way_migrates_to_subject_keys_on_open(store_locat
         assert matched(store, vecs[1]) == ["s1"]
         store.enroll("s3", [Sample(Template(vecs[3], MODEL), "s3")], purpose="p")
         exported = store.export("s1")
-        assert len(exported["templates"]) == 1 and [e["operation"] for e in exported["audit"]] == ["enroll"]
+        assert len(exported["templates"]) == 1 and [e["operation"] for e in exported["audit"]] == [
+            "enroll",
+            "search",
+        ]
+        migrated = [e for e in store.audit() if e.operation == "migrate-subject-keys"]
+        assert len(migrated) == 1 and migrated[0].results == 3 and migrated[0].subjects == ()
         assert store.check().index_agrees
 
 
