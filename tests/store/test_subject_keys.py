@@ -115,10 +115,10 @@ def test_storage_rotation_replaces_every_wrapping_key(store_location: str | Path
     with Store(store_location) as store:
         store.enroll_many(entries(vecs), purpose="p")
         before = set(key_file(store).read().wrapping_keys)
-        assert len(before) == 5
+        assert len(before) == BUCKETS  # made at the first enrolment, in one key-file write
         store.rotate_keys(storage=True)
         after = set(key_file(store).read().wrapping_keys)
-        assert len(after) == 5 and not before & after
+        assert len(after) == BUCKETS and not before & after
         with store.db.read() as conn:
             named = {str(r[0]) for r in conn.execute("SELECT key_id FROM key_buckets")}
         assert named == after

@@ -34,7 +34,8 @@ from .database import Connection, Database
 __all__ = ["BUCKETS", "SubjectKeys"]
 
 #: Subjects per wrapping key = subjects / BUCKETS. An erasure re-wraps its bucket's data keys
-#: (about N / 1024 rows) and adds one key to the key file; at most 1024 keys (about 45 KB).
+#: (about N / 1024 rows) and replaces one key in the key file; all 1024 keys (about 45 KB) are made
+#: at the first enrolment, in one write of the key file.
 BUCKETS: Final = 1024
 
 
@@ -65,21 +66,28 @@ class SubjectKeys:
             )
         return key
 
-    def _add_key(self) -> tuple[str, bytes]:
-        """A new wrapping key, written to the key file (caller holds the write lock)."""
-        key = secrets.token_bytes(32)
-        keyring = self.key_file.update(lambda k: k.with_wrapping((*k.wrapping, key)))
+    def _add_keys(self, count: int) -> list[tuple[str, bytes]]:
+        """``count`` new wrapping keys, written to the key file in one atomic replacement (the
+        caller holds the write lock)."""
+        keys = [secrets.token_bytes(32) for _ in range(count)]
+        keyring = self.key_file.update(lambda k: k.with_wrapping((*k.wrapping, *keys)))
         with self._lock:
             self._pool = keyring.wrapping_keys
-        return next(i for i, k in keyring.wrapping_keys.items() if k == key), key
+        return list(keys_by_id(keys).items())
 
     def _bucket_key(self, conn: Connection, bucket: int) -> tuple[str, bytes]:
         row = conn.execute("SELECT key_id FROM key_buckets WHERE bucket = ?", (bucket,)).fetchone()
         if row is not None:
             return str(row[0]), self._wrapping_key(str(row[0]))
-        key_id, key = self._add_key()
-        conn.execute("INSERT INTO key_buckets (bucket, key_id) VALUES (?, ?)", (bucket, key_id))
-        return key_id, key
+        # the first subject of a store: every bucket's key at once (one key-file write, not 1,024)
+        named = {int(r[0]) for r in conn.execute("SELECT bucket FROM key_buckets")}
+        missing = [b for b in range(BUCKETS) if b not in named]
+        made = self._add_keys(len(missing))
+        conn.executemany(
+            "INSERT INTO key_buckets (bucket, key_id) VALUES (?, ?)",
+            [(b, key_id) for b, (key_id, _) in zip(missing, made, strict=True)],
+        )
+        return made[missing.index(bucket)]
 
     # -- one subject -----------------------------------------------------------------------------
 
@@ -112,28 +120,30 @@ class SubjectKeys:
         (the bucket-mates re-wrapped under the new one). The old key leaves the key file at
         :meth:`prune`, after the caller's transaction has committed."""
         conn.execute("DELETE FROM subject_keys WHERE subject_id = ?", (subject_id,))
-        self._rekey(conn, subject_id % BUCKETS)
+        self._rekey(conn, [subject_id % BUCKETS])
 
     def rekey_all(self, conn: Connection) -> int:
         """A new wrapping key for every bucket (storage-key rotation); returns the keys re-wrapped."""
-        buckets = [int(r[0]) for r in conn.execute("SELECT bucket FROM key_buckets ORDER BY bucket")]
-        return sum(self._rekey(conn, bucket) for bucket in buckets)
+        return self._rekey(conn, [int(r[0]) for r in conn.execute("SELECT bucket FROM key_buckets")])
 
-    def _rekey(self, conn: Connection, bucket: int) -> int:
-        row = conn.execute("SELECT key_id FROM key_buckets WHERE bucket = ?", (bucket,)).fetchone()
-        if row is None:
+    def _rekey(self, conn: Connection, buckets: list[int]) -> int:
+        named = {int(r[0]) for r in conn.execute("SELECT bucket FROM key_buckets")}
+        buckets = [b for b in buckets if b in named]
+        if not buckets:
             return 0
-        rows = conn.execute(
-            "SELECT subject_id, wrapped FROM subject_keys WHERE bucket = ?", (bucket,)
-        ).fetchall()
-        data_keys = [(int(r[0]), self.unwrap(int(r[0]), r[1])) for r in rows]
-        key_id, key = self._add_key()
-        conn.executemany(
-            "UPDATE subject_keys SET wrapped = ? WHERE subject_id = ?",
-            [(seal(key, data_key, self._aad(sid)), sid) for sid, data_key in data_keys],
-        )
-        conn.execute("UPDATE key_buckets SET key_id = ? WHERE bucket = ?", (key_id, bucket))
-        return len(data_keys)
+        made = dict(zip(buckets, self._add_keys(len(buckets)), strict=True))
+        count = 0
+        for bucket, (key_id, key) in made.items():
+            rows = conn.execute(
+                "SELECT subject_id, wrapped FROM subject_keys WHERE bucket = ?", (bucket,)
+            ).fetchall()
+            conn.executemany(
+                "UPDATE subject_keys SET wrapped = ? WHERE subject_id = ?",
+                [(seal(key, self.unwrap(int(sid), w), self._aad(int(sid))), int(sid)) for sid, w in rows],
+            )
+            conn.execute("UPDATE key_buckets SET key_id = ? WHERE bucket = ?", (key_id, bucket))
+            count += len(rows)
+        return count
 
     def prune(self, db: Database) -> int:
         """Remove from the key file every wrapping key no bucket names (the replaced ones); returns
