@@ -114,6 +114,8 @@ def write_enrolment(
         raise NotFound(f"no subject {name!r} in this store")
     if row is None:
         subject_id = insert_subject(conn, name, consent)
+        known: set[str] = set()  # a new subject: no templates, no data key yet (two round trips fewer)
+        data_key = protector.subjects.create(conn, subject_id) if protector.subject_keys else None
     else:
         subject_id, held, expires = int(row[0]), str(row[1]), parse_time(row[2])
         if held != consent.purpose:
@@ -123,10 +125,11 @@ def write_enrolment(
             )
         if expires is not None and expires <= consent.granted_at:
             raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(expires)}")
-    known = {
-        str(r[0]) for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
-    }
-    data_key = subject_key(conn, protector, subject_id)
+        known = {
+            str(r[0])
+            for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
+        }
+        data_key = subject_key(conn, protector, subject_id)
     added = skipped = 0
     for sample in samples:
         if sample.source in known:
