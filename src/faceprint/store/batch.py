@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import InvalidInput
 from .database import Connection
 from .protection import Protector
 from .records import Consent, EnrollResult, Sample, isoformat
@@ -36,14 +35,14 @@ def write_new_subjects(
     consent: Consent,
     actor: str,
 ) -> list[EnrollResult] | None:
-    """Write a batch of subjects none of which exists yet; ``None`` (nothing written) when one does
-    or a name repeats, for the per-subject path to take it."""
+    """Write a batch of subjects none of which exists yet; ``None`` (nothing written) when one does,
+    a name repeats or the templates' models differ, for the per-subject path to take it."""
     names = [name for name, _ in batch]
     if not batch or len(set(names)) != len(names):
         return None
     model, dim = batch[0][1][0].template.model, batch[0][1][0].template.dim
     if any(s.template.model != model for _, samples in batch for s in samples):
-        raise InvalidInput("the templates of one enrolment come from different models")
+        return None  # the per-subject path says which model is wrong, with the same errors as ever
     if conn.execute("SELECT 1 FROM subjects WHERE name = ANY(?) LIMIT 1", (names,)).fetchone():
         return None
     claim_model(conn, model, dim)
