@@ -62,6 +62,10 @@ class Settings:
     #: beside the database). Keep it on another volume or a secrets mount; without it the
     #: templates cannot be read.
     key_file: str = ""
+    #: Seal each gallery subject's templates under a data key of its own, destroyed by erasure
+    #: (crypto-shredding: copies in backups, WAL and replicas become unreadable). On by default;
+    #: off seals new subjects under the storage key as before schema 4 (for comparison only).
+    subject_keys: bool = True
     #: Retention: a subject not enrolled or matched for this many days is erased by the retention
     #: sweep and no longer matched (0 = no idle limit). Default: 3 years (Illinois BIPA).
     max_idle_days: int = 1095

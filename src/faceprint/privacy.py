@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -38,6 +39,7 @@ __all__ = [
     "SealedWriter",
     "TemplateTransform",
     "fsync_directory",
+    "keys_by_id",
     "open_sealed",
     "seal",
 ]
@@ -53,6 +55,11 @@ def _b64(data: bytes) -> str:
 def _key_id(key: bytes) -> str:
     """A short public name of a key: not the key, not derivable into it."""
     return hashlib.sha256(b"faceprint key id" + key).hexdigest()[:16]
+
+
+def keys_by_id(keys: tuple[bytes, ...] | list[bytes]) -> dict[str, bytes]:
+    """``{key id: key}``: what :func:`open_sealed` looks a ciphertext's key up in."""
+    return {_key_id(k): k for k in keys}
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,17 @@ class Keyring:
 
     storage: tuple[bytes, ...]  # current first; older ones only while a rotation is under way
     template: tuple[bytes, ...]
+    #: Key-wrapping keys of the per-subject data keys (``store.subject_keys``), by no order: the
+    #: database names which one wraps each bucket of subjects. Erasure replaces its bucket's key
+    #: and removes the old one from the file (crypto-shredding).
+    wrapping: tuple[bytes, ...] = ()
+
+    @property
+    def wrapping_keys(self) -> dict[str, bytes]:
+        return keys_by_id(self.wrapping)
+
+    def with_wrapping(self, wrapping: tuple[bytes, ...]) -> Keyring:
+        return Keyring(storage=self.storage, template=self.template, wrapping=tuple(dict.fromkeys(wrapping)))
 
     @property
     def storage_keys(self) -> dict[str, bytes]:
@@ -147,11 +165,14 @@ class Keyring:
         return cls(storage=(secrets.token_bytes(32),), template=(secrets.token_bytes(32),))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": "faceprint-keys-1",
             "storage": [_b64(k) for k in self.storage],
             "template": [_b64(k) for k in self.template],
         }
+        if self.wrapping:
+            data["wrapping"] = [_b64(k) for k in self.wrapping]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Keyring:
@@ -160,11 +181,12 @@ class Keyring:
                 raise ValueError(data["format"])
             storage = tuple(base64.b64decode(k, validate=True) for k in data["storage"])
             template = tuple(base64.b64decode(k, validate=True) for k in data["template"])
-        except (KeyError, TypeError, ValueError) as exc:
+            wrapping = tuple(base64.b64decode(k, validate=True) for k in data.get("wrapping", []))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(f"the key file is not a faceprint key file ({exc})") from None
-        if not storage or not template or any(len(k) != 32 for k in storage + template):
+        if not storage or not template or any(len(k) != 32 for k in storage + template + wrapping):
             raise StoreError("the key file must hold 32-byte storage and template keys")
-        return cls(storage=storage, template=template)
+        return cls(storage=storage, template=template, wrapping=wrapping)
 
 
 @dataclass(frozen=True)
@@ -204,6 +226,13 @@ class KeyFile:
         finally:
             tmp.unlink(missing_ok=True)
         fsync_directory(self.path.parent)
+        return keyring
+
+    def update(self, change: Callable[[Keyring], Keyring]) -> Keyring:
+        """Read the key file, apply ``change`` and write the result (callers hold the store's write
+        lock, so that two writers never lose each other's keys)."""
+        keyring = change(self.read())
+        self.write(keyring)
         return keyring
 
     def write(self, keyring: Keyring) -> None:

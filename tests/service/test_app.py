@@ -44,6 +44,9 @@ def enrolled(server: Server, jpegs: dict[str, bytes], name: str, purpose: str = 
 def test_health_needs_no_key_and_openapi_lists_every_route(server: Server) -> None:
     anon = server.client(None)
     assert anon.get("/v1/health").json() == {"status": "ok", "version": faceprint.__version__, "workers": 1}
+    ready = anon.get("/v1/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": True, "key_file": True, "index": True}}
     paths = anon.get("/openapi.json").json()["paths"]
     assert {
         "/v1/detect",
@@ -56,6 +59,7 @@ def test_health_needs_no_key_and_openapi_lists_every_route(server: Server) -> No
         "/v1/key",
         "/metrics",
         "/v1/health",
+        "/v1/ready",
     } <= set(paths)
     body = paths["/v1/search"]["post"]["requestBody"]["content"]
     assert set(body) == {"multipart/form-data", "application/json"}

@@ -215,7 +215,16 @@ def test_two_replicas_share_one_database_and_survive_failures(
             response = client.post("/v1/search", files={"image": ("p.jpg", hopper)}, data={"purpose": "door"})
             assert response.status_code == 503 and response.headers["retry-after"]
             assert response.json()["error"]["code"] == "store_unavailable"
+            assert client.get("/v1/health").status_code == 200  # liveness: the process is up
+            ready = client.get("/v1/ready")  # readiness: the database is not
+            assert ready.status_code == 503 and ready.json()["checks"]["database"] is False
         pair.cluster.start()
+        back = time.monotonic()
+        for client in (a, b):
+            while (ready := client.get("/v1/ready")).status_code != 200:
+                assert ready.status_code == 503 and time.monotonic() - back < 5.0, ready.text
+                time.sleep(0.1)
+        print(f"\n/v1/ready 200 on both replicas {time.monotonic() - back:.2f} s after PostgreSQL's return")
         for client in (a, b):
             deadline = time.monotonic() + 30
             while True:

@@ -21,9 +21,14 @@ def stored(store: Store) -> dict[str, np.ndarray]:
     thief who copied the database *and* its key file would have."""
     with store.db.read() as conn:
         rows = conn.execute(
-            "SELECT s.name, t.vector FROM templates t JOIN subjects s ON s.id = t.subject_id"
+            "SELECT s.name, t.vector, s.id, k.wrapped FROM templates t JOIN subjects s ON s.id = t.subject_id "
+            "LEFT JOIN subject_keys k ON k.subject_id = s.id"
         ).fetchall()
-    return {name: store.protector.open_vector(blob, 128) for name, blob in rows}
+    keys = store.protector.subjects
+    return {
+        name: store.protector.open_vector(blob, 128, None if wrapped is None else keys.unwrap(sid, wrapped))
+        for name, blob, sid, wrapped in rows
+    }
 
 
 def enrol_all(store: Store, samples: dict[str, Sample]) -> None:

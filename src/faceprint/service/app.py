@@ -38,6 +38,7 @@ from . import schemas as s
 from .access import Service, require, service_of
 from .bodies import images_and_params
 from .guard import Guard, Metrics, RateLimiter, code_of, error_body, status_of
+from .readiness import readiness
 from .workers import InferencePool
 
 __all__ = ["Service", "create_app"]
@@ -182,6 +183,23 @@ def _routes(app: FastAPI) -> None:
     async def health(request: Request) -> dict[str, Any]:
         """Liveness: no key needed, no data returned."""
         return {"status": "ok", "version": __version__, "workers": service_of(request).pool.workers}
+
+    @app.get(
+        "/v1/ready",
+        response_model=s.ReadyOut,
+        tags=["service"],
+        responses={503: {"model": s.ReadyOut, "description": "not ready: a check failed"}},
+    )
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: the database answers, the key file is there, the index is in step with the
+        change feed. 503 (and the failing check) while any is not. No key needed, no data returned."""
+        checks = await _sync(readiness, service_of(request).store)
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+            headers={} if ok else {"retry-after": "1"},
+        )
 
     @app.get(
         "/metrics",

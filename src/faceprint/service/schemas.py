@@ -244,3 +244,8 @@ class HealthOut(_Out):
     status: str
     version: str
     workers: int
+
+
+class ReadyOut(_Out):
+    status: str
+    checks: dict[str, bool]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConsentRequired, InvalidInput
 from ..imageio import ImageSource
 from . import consent, repository
+from .batch import write_new_subjects
 from .consent import subject_name
 from .database import Database
 from .protection import Protector
@@ -110,11 +111,15 @@ class Enrolment:
         """
         name = subject_name(subject)
         held = consent.new_consent(purpose, evidence, expires_at, self.now())
-        with self.db.write() as conn:
+
+        def create(conn: Any) -> None:
             if conn.execute("SELECT 1 FROM subjects WHERE name = ?", (name,)).fetchone():
                 raise InvalidInput(f"subject {name!r} exists already")
-            repository.insert_subject(conn, name, held)
+            subject_id = repository.insert_subject(conn, name, held)
+            repository.subject_key(conn, self.protector, subject_id)
             self.write_audit(conn, actor or self.actor, "consent", held.purpose, [name], 0)
+
+        self.db.transact(create)  # retried after a transient failure, like every store write
         return self.subject(name)
 
     def add_faces(
@@ -163,11 +168,15 @@ class Enrolment:
         batch = [(subject_name(name), list(samples)) for name, samples in entries]
         if any(not samples for _, samples in batch):
             raise InvalidInput("nothing to enrol: every subject needs at least one template")
-        results = self.db.transact(
-            lambda conn: [
-                self._write(conn, name, samples, held, actor or self.actor) for name, samples in batch
-            ]
-        )
+
+        def write(conn: Any) -> list[EnrollResult]:
+            if self.db.dialect == "postgres":  # a few round trips for the whole batch
+                written = write_new_subjects(conn, self.protector, batch, held, actor or self.actor)
+                if written is not None:
+                    return written
+            return [self._write(conn, name, samples, held, actor or self.actor) for name, samples in batch]
+
+        results = self.db.transact(write)
         if any(r.added for r in results):
             self.sync_index()
         return results

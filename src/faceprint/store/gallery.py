@@ -91,7 +91,8 @@ class Store(Enrolment):
         self.location = self.db.location
         try:
             key_file = key_file_path(self.path or self.location, self.settings.key_file)
-            protector = Protector.open(self.db, KeyFile(key_file))
+            protector = Protector.open(self.db, KeyFile(key_file), subject_keys=self.settings.subject_keys)
+            protector.adopt_subject_keys(self.db)
         except BaseException:
             self.db.close()
             raise
@@ -298,11 +299,12 @@ class Store(Enrolment):
 
     def _erase(self, name: str, actor: str, reason: str | None, operation: str) -> EraseResult:
         def erase(conn: Connection) -> list[int]:
-            ids = repository.delete_subject(conn, name)
+            ids = repository.delete_subject(conn, self.protector, name)
             self.write_audit(conn, actor, operation, None, [name], len(ids), reason)
             return ids
 
         ids = self.db.transact(erase)
+        self.protector.subjects.prune(self.db)  # the replaced wrapping key leaves the key file
         self.sync_index(force_save=True)
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.purge())
 
@@ -359,8 +361,9 @@ class Store(Enrolment):
     def rebuild_index(self, *, actor: str | None = None) -> int:
         """Rebuild the vector index from the templates table; returns the number of templates indexed."""
         count = self._cache.rebuild(self._dim())
-        with self.db.write(feed=False) as conn:
-            self.write_audit(conn, actor or self.actor, "rebuild", None, [], count)
+        self.db.transact(
+            lambda conn: self.write_audit(conn, actor or self.actor, "rebuild", None, [], count), feed=False
+        )
         return count
 
     def indexed_ids(self) -> frozenset[int]:

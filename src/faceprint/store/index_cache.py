@@ -42,6 +42,29 @@ def postgres_index_dir(store_id: str) -> Path:
     return Path(base) / "faceprint" / "postgres" / f"{store_id}.index"
 
 
+#: Each template with what opens it: its subject's wrapped data key (``NULL``: the storage key).
+_TEMPLATES = (
+    "SELECT t.id, t.vector, t.subject_id, k.wrapped FROM templates t "
+    "LEFT JOIN subject_keys k ON k.subject_id = t.subject_id"
+)
+
+
+class _DataKeys:
+    """Unwraps each subject's data key once per pass (kept only for that pass, never longer)."""
+
+    def __init__(self, protector: Protector) -> None:
+        self._protector = protector
+        self._keys: dict[int, bytes] = {}
+
+    def __call__(self, subject_id: Any, wrapped: Any) -> bytes | None:
+        if wrapped is None:
+            return None
+        sid = int(subject_id)
+        if sid not in self._keys:
+            self._keys[sid] = self._protector.subjects.unwrap(sid, wrapped)
+        return self._keys[sid]
+
+
 class IndexCache:
     """One process's vector index over one store's templates. Thread-safe."""
 
@@ -71,7 +94,9 @@ class IndexCache:
         """
         with self.lock:
             if stored_key_ids(self.db) != self.protector.key_ids():  # another process rotated the keys
-                self.protector = Protector.open(self.db, self.protector.key_file)
+                self.protector = Protector.open(
+                    self.db, self.protector.key_file, subject_keys=self.protector.subject_keys
+                )
                 self._index = None
             if self._index is None:
                 from . import vector_index
@@ -118,9 +143,11 @@ class IndexCache:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for tid, blob in conn.execute(f"SELECT id, vector FROM templates WHERE id IN ({marks})", chunk):
+            rows = conn.execute(f"{_TEMPLATES} WHERE t.id IN ({marks})", chunk)
+            data_keys = _DataKeys(self.protector)
+            for tid, blob, subject_id, wrapped in rows:
                 found.append(int(tid))
-                vectors.append(self.protector.open_vector(blob, dim))
+                vectors.append(self.protector.open_vector(blob, dim, data_keys(subject_id, wrapped)))
         matrix = np.stack(vectors) if vectors else np.zeros((0, max(dim, 1)), dtype=np.float32)
         return np.asarray(found, dtype=np.int64), matrix
 
@@ -133,12 +160,13 @@ class IndexCache:
             with self.db.read() as conn:
                 seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
-                rows = conn.execute("SELECT id, vector FROM templates ORDER BY id")
+                rows = conn.execute(f"{_TEMPLATES} ORDER BY t.id")
+                data_keys = _DataKeys(self.protector)
                 while chunk := rows.fetchmany(100_000):
                     ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
                     vectors = np.empty((len(chunk), dim), dtype=np.float32)
-                    for i, (_, blob) in enumerate(chunk):
-                        vectors[i] = self.protector.open_vector(blob, dim)
+                    for i, (_, blob, subject_id, wrapped) in enumerate(chunk):
+                        vectors[i] = self.protector.open_vector(blob, dim, data_keys(subject_id, wrapped))
                     index.add(ids, vectors, seq=seq)
                 index.advance(seq)
             self._index = index

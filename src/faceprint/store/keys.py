@@ -18,9 +18,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import InvalidInput, NotFound
+from .database import Connection
 from .records import isoformat
 
 if TYPE_CHECKING:
@@ -107,16 +108,20 @@ class ApiKeys:
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         now = self._store.now()
-        with self._store.db.write(feed=False) as conn:
+        hashed = _hash(secret, salt)
+
+        def create(conn: Connection) -> None:
             if conn.execute(
                 "SELECT 1 FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
             ).fetchone():
                 raise InvalidInput(f"an active key named {name!r} exists; revoke it first")
             conn.execute(
                 "INSERT INTO api_keys (key_id, name, scopes, salt, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (key_id, name, json.dumps(sorted(wanted)), salt, _hash(secret, salt), isoformat(now)),
+                (key_id, name, json.dumps(sorted(wanted)), salt, hashed, isoformat(now)),
             )
             self._store.write_audit(conn, actor or self._store.actor, "key-create", None, [], None, name)
+
+        self._store.db.transact(create, feed=False)  # retried after a transient failure
         return ApiKey(key_id, name, wanted, now), f"{_PREFIX}_{key_id}_{secret}"
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
@@ -131,7 +136,8 @@ class ApiKeys:
     def revoke(self, name: str, *, actor: str | None = None) -> ApiKey:
         """Revoke the active key called ``name``; it stops working at its next request."""
         now = isoformat(self._store.now())
-        with self._store.db.write(feed=False) as conn:
+
+        def revoke(conn: Connection) -> tuple[Any, Any]:
             row = conn.execute(
                 "SELECT key_id FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)
             ).fetchone()
@@ -143,6 +149,9 @@ class ApiKeys:
                 "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_id = ?",
                 (row[0],),
             ).fetchone()
+            return row, found
+
+        row, found = self._store.db.transact(revoke, feed=False)  # retried after a transient failure
         with self._lock:
             self._verified.pop(str(row[0]), None)
         return _record(found)

@@ -257,7 +257,9 @@ class PostgresDatabase:
         """
         raw = self._take()
         try:
-            raw.execute("VACUUM templates, subjects, faces, photos, photo_paths, people, face_not_person")
+            raw.execute(
+                "VACUUM templates, subjects, subject_keys, faces, photos, photo_paths, people, face_not_person"
+            )
             return True
         except psycopg.Error as exc:
             log.warning("VACUUM after an erasure failed: %s", exc.__class__.__name__)

@@ -1,7 +1,9 @@
 """How a store protects its templates: which keys, checked at open, used for every row and index file.
 
 Every template is stored as ``AES-256-GCM(Q x)``: ``Q`` the store's keyed orthogonal transform,
-``x`` the engine's template, sealed with the current storage key and bound to the store's id. The
+``x`` the engine's template, sealed with its subject's data key (:mod:`.subject_keys`; the
+photo library's faces, and subjects of a store opened with ``subject_keys`` off, with the current
+storage key) and bound to the store's id. The
 database's ``meta`` table names the key ids in use (never the keys) and holds a sealed check
 value, so a wrong key file is refused at open before anything is written.
 """
@@ -15,14 +17,16 @@ import importlib
 import os
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import StoreError
-from ..privacy import KeyFile, Keyring, TemplateTransform
+from ..privacy import KeyFile, Keyring, TemplateTransform, keys_by_id, open_sealed, seal, sealed_key_id
 from .database import Connection, Database
+from .subject_keys import SubjectKeys
 
 __all__ = ["RESEAL_PROVIDERS", "Protector", "Resealer", "key_file_path", "register_resealer", "resealers"]
 
@@ -67,27 +71,42 @@ def key_file_path(store: Path | str, configured: str) -> Path:
 class Protector:
     """The keys of one open store and the operations that use them."""
 
-    def __init__(self, store_id: str, keyring: Keyring, key_file: KeyFile) -> None:
+    def __init__(
+        self,
+        store_id: str,
+        keyring: Keyring,
+        key_file: KeyFile,
+        *,
+        subject_keys: bool = True,
+        subjects: SubjectKeys | None = None,
+    ) -> None:
         self.store_id = store_id
         self.keyring = keyring
         self.key_file = key_file
+        #: Seal new subjects' templates under data keys of their own (the default; off = the old
+        #: sealing under the storage key, kept for comparison and for stores that must not change).
+        self.subject_keys = subject_keys
+        self.subjects = subjects or SubjectKeys(store_id, key_file, keyring.wrapping)
         self._transforms: dict[int, TemplateTransform] = {}
 
     # -- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, db: Database, key_file: KeyFile) -> Protector:
+    def open(cls, db: Database, key_file: KeyFile, *, subject_keys: bool = True) -> Protector:
         """The protector of ``db``: keys from ``key_file`` (created for a new store), checked."""
         meta = _meta(db)
         if "store_id" not in meta:
-            return cls._initialise(db, key_file)
+            protector = cls._initialise(db, key_file)
+            protector.subject_keys = subject_keys
+            return protector
         if not key_file.exists():
             raise StoreError(
                 f"the key file {key_file.path} is missing; this store's templates cannot be read without it "
                 "(set FACEPRINT_KEY_FILE to where it is)"
             )
         # never rewrite the key file here: a rotation in another process may be adding a key to it
-        return cls(meta["store_id"], cls._select(key_file.read(), meta, key_file), key_file)
+        keyring = cls._select(key_file.read(), meta, key_file)
+        return cls(meta["store_id"], keyring, key_file, subject_keys=subject_keys)
 
     @staticmethod
     def _select(keyring: Keyring, meta: dict[str, str], key_file: KeyFile) -> Keyring:
@@ -104,7 +123,7 @@ class Protector:
             raise StoreError(
                 f"the key file {key_file.path} does not hold this store's keys (wrong key file?); nothing was changed"
             )
-        chosen = Keyring(storage=(storage,), template=(template,))
+        chosen = Keyring(storage=(storage,), template=(template,), wrapping=keyring.wrapping)
         try:
             chosen.open(base64.b64decode(meta["key_check"]), meta["store_id"].encode())
         except StoreError:
@@ -116,7 +135,9 @@ class Protector:
     @classmethod
     def _initialise(cls, db: Database, key_file: KeyFile) -> Protector:
         keyring = key_file.read() if key_file.exists() else key_file.create(Keyring.generate())
-        keyring = Keyring(storage=keyring.storage[:1], template=keyring.template[:1])
+        keyring = Keyring(
+            storage=keyring.storage[:1], template=keyring.template[:1], wrapping=keyring.wrapping
+        )
         with db.write() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if "store_id" in meta:  # another process initialised it first
@@ -164,14 +185,26 @@ class Protector:
         """Engine templates (rows) -> the store's template space."""
         return self.transform(vectors.shape[-1]).protect(vectors)
 
-    def seal_vector(self, vector: NDArray[np.float32]) -> bytes:
-        """An engine template -> the bytes stored for it."""
+    def seal_vector(self, vector: NDArray[np.float32], data_key: bytes | None = None) -> bytes:
+        """An engine template -> the bytes stored for it (under ``data_key``, else the storage key)."""
         protected = self.protect(np.asarray(vector, dtype=np.float32)[None, :])[0]
-        return self.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), self.aad)
+        return self._seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), data_key)
 
-    def open_vector(self, blob: bytes, dim: int) -> NDArray[np.float32]:
+    def _seal(self, plaintext: bytes, data_key: bytes | None) -> bytes:
+        if data_key is None:
+            return self.keyring.seal(plaintext, self.aad)
+        return seal(data_key, plaintext, self.aad)
+
+    def _open(self, blob: bytes, data_key: bytes | None) -> bytes:
+        """Either key may have sealed a row: a subject's older rows can predate its data key."""
+        keys = self.keyring.storage_keys
+        if data_key is not None:
+            keys |= keys_by_id([data_key])
+        return open_sealed(keys, bytes(blob), self.aad)
+
+    def open_vector(self, blob: bytes, dim: int, data_key: bytes | None = None) -> NDArray[np.float32]:
         """Stored bytes -> the protected template (``Q x``), as the index holds it."""
-        vector = np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4")
+        vector = np.frombuffer(self._open(blob, data_key), dtype="<f4")
         if vector.shape != (dim,):
             raise StoreError(f"a stored template has {vector.size} values, expected {dim}")
         return vector.astype(np.float32)
@@ -184,16 +217,29 @@ class Protector:
         keyring = Keyring(
             storage=fresh.storage if storage else self.keyring.storage,
             template=fresh.template if template else self.keyring.template,
+            wrapping=self.keyring.wrapping,
         )
-        return Protector(self.store_id, keyring, self.key_file)
+        return Protector(
+            self.store_id, keyring, self.key_file, subject_keys=self.subject_keys, subjects=self.subjects
+        )
 
     def reprotect(self, conn: Connection, new: Protector, dim: int) -> int:
         """Re-seal (and re-transform) every template from this protector's keys to ``new``'s, in
         the caller's transaction — the gallery's and every registered table's (:func:`resealers`) —
         and name the new keys in ``meta``. Returns the rows rewritten."""
         count = 0
-        for template_id, blob in conn.execute("SELECT id, vector FROM templates").fetchall():
-            sealed = self.reseal(blob, new, dim)
+        data_keys: dict[int, bytes] = {}
+        rows = conn.execute(
+            "SELECT t.id, t.vector, t.subject_id, k.wrapped FROM templates t "
+            "LEFT JOIN subject_keys k ON k.subject_id = t.subject_id"
+        ).fetchall()
+        for template_id, blob, subject_id, wrapped in rows:
+            data_key = None
+            if wrapped is not None:
+                if subject_id not in data_keys:
+                    data_keys[subject_id] = self.subjects.unwrap(int(subject_id), wrapped)
+                data_key = data_keys[subject_id]
+            sealed = self.reseal(blob, new, dim, data_key)
             conn.execute("UPDATE templates SET vector = ? WHERE id = ?", (sealed, template_id))
             count += 1
         for resealer in resealers().values():
@@ -207,18 +253,60 @@ class Protector:
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
         return count
 
-    def open_protected(self, blob: bytes) -> NDArray[np.float32]:
+    def open_protected(self, blob: bytes, data_key: bytes | None = None) -> NDArray[np.float32]:
         """Stored bytes -> the protected template (``Q x``), whatever its length."""
-        return np.frombuffer(self.keyring.open(bytes(blob), self.aad), dtype="<f4").astype(np.float32)
+        return np.frombuffer(self._open(blob, data_key), dtype="<f4").astype(np.float32)
 
-    def reseal(self, blob: bytes, new: Protector, dim: int | None = None) -> bytes:
-        """Bytes sealed by this protector -> the same template sealed (and transformed) by ``new``."""
-        protected = self.open_protected(blob) if dim is None else self.open_vector(blob, dim)
+    def reseal(
+        self, blob: bytes, new: Protector, dim: int | None = None, data_key: bytes | None = None
+    ) -> bytes:
+        """Bytes sealed by this protector -> the same template sealed (and transformed) by ``new``:
+        under the same data key when one sealed it, else under ``new``'s storage key."""
+        protected = (
+            self.open_protected(blob, data_key) if dim is None else self.open_vector(blob, dim, data_key)
+        )
         if new.template_key_id != self.template_key_id:
             size = protected.shape[0]
             engine_space = self.transform(size).unprotect(protected[None, :])
             protected = new.transform(size).protect(engine_space)[0]
-        return new.keyring.seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), new.aad)
+        plaintext = np.ascontiguousarray(protected, dtype="<f4").tobytes()
+        own = data_key is not None and sealed_key_id(bytes(blob)) in keys_by_id([data_key])
+        return new._seal(plaintext, data_key if own else None)
+
+    def adopt_subject_keys(self, db: Database) -> int:
+        """Give every subject without a data key one, its templates re-sealed under it, in one
+        transaction (stores made before schema 4, or with ``subject_keys`` off); returns the
+        subjects migrated. Nothing to do (one read) when every subject has its key."""
+        if not self.subject_keys:
+            return 0
+        sql = (
+            "SELECT s.id FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id "
+            "WHERE k.subject_id IS NULL ORDER BY s.id"
+        )
+        with db.read() as conn:
+            if conn.execute(sql + " LIMIT 1").fetchone() is None:
+                return 0
+
+        def adopt(conn: Connection) -> int:
+            ids = [int(r[0]) for r in conn.execute(sql).fetchall()]
+            for subject_id in ids:
+                data_key = self.subjects.create(conn, subject_id)
+                rows = conn.execute("SELECT id, vector FROM templates WHERE subject_id = ?", (subject_id,))
+                for template_id, blob in rows.fetchall():
+                    plaintext = self._open(blob, None)
+                    conn.execute(
+                        "UPDATE templates SET vector = ? WHERE id = ?",
+                        (self._seal(plaintext, data_key), template_id),
+                    )
+            if ids:  # the audit trail says when and how many (never who: names stay out of it)
+                conn.execute(
+                    "INSERT INTO audit (at, actor, operation, purpose, subjects, results, detail) "
+                    "VALUES (?, 'faceprint', 'migrate-subject-keys', NULL, '[]', ?, ?)",
+                    (datetime.now(UTC).isoformat(timespec="microseconds"), len(ids), "per-subject data keys"),
+                )
+            return len(ids)
+
+        return db.transact(adopt)  # retried after a transient failure
 
     def key_ids(self) -> tuple[str, str]:
         return self.keyring.storage_key_id, self.template_key_id

@@ -26,6 +26,7 @@ __all__ = [
     "insert_subject",
     "meta",
     "query_subjects",
+    "subject_key",
     "write_enrolment",
 ]
 
@@ -113,6 +114,8 @@ def write_enrolment(
         raise NotFound(f"no subject {name!r} in this store")
     if row is None:
         subject_id = insert_subject(conn, name, consent)
+        known: set[str] = set()  # a new subject: no templates, no data key yet (two round trips fewer)
+        data_key = protector.subjects.create(conn, subject_id) if protector.subject_keys else None
     else:
         subject_id, held, expires = int(row[0]), str(row[1]), parse_time(row[2])
         if held != consent.purpose:
@@ -122,9 +125,11 @@ def write_enrolment(
             )
         if expires is not None and expires <= consent.granted_at:
             raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(expires)}")
-    known = {
-        str(r[0]) for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
-    }
+        known = {
+            str(r[0])
+            for r in conn.execute("SELECT source FROM templates WHERE subject_id = ?", (subject_id,))
+        }
+        data_key = subject_key(conn, protector, subject_id)
     added = skipped = 0
     for sample in samples:
         if sample.source in known:
@@ -135,7 +140,14 @@ def write_enrolment(
         template_id = conn.execute(
             "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (subject_id, model, protector.seal_vector(sample.template.vector), sample.source, box, now),
+            (
+                subject_id,
+                model,
+                protector.seal_vector(sample.template.vector, data_key),
+                sample.source,
+                box,
+                now,
+            ),
         ).fetchone()[0]
         conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (int(template_id),))
         added += 1
@@ -145,12 +157,24 @@ def write_enrolment(
     return EnrollResult(subject=name, created=created, added=added, skipped=skipped)
 
 
-def delete_subject(conn: Connection, name: str) -> list[int]:
-    """Delete the subject and its templates, announce the removals on the feed; the template ids."""
+def subject_key(conn: Connection, protector: Protector, subject_id: int) -> bytes | None:
+    """The data key new templates of ``subject_id`` are sealed with (created if the subject has
+    none and the store uses per-subject keys); ``None``: the storage key."""
+    data_key = protector.subjects.get(conn, subject_id)
+    if data_key is None and protector.subject_keys:
+        data_key = protector.subjects.create(conn, subject_id)
+    return data_key
+
+
+def delete_subject(conn: Connection, protector: Protector, name: str) -> list[int]:
+    """Delete the subject, its templates and its data key (its bucket's wrapping key replaced:
+    :meth:`SubjectKeys.shred`), announce the removals on the feed; the template ids."""
     row = conn.execute("SELECT id FROM subjects WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise NotFound(f"no subject {name!r} in this store")
     ids = [int(r[0]) for r in conn.execute("SELECT id FROM templates WHERE subject_id = ?", (row[0],))]
+    if conn.execute("SELECT 1 FROM subject_keys WHERE subject_id = ?", (row[0],)).fetchone():
+        protector.subjects.shred(conn, int(row[0]))
     conn.execute("DELETE FROM templates WHERE subject_id = ?", (row[0],))
     conn.execute("DELETE FROM subjects WHERE id = ?", (row[0],))
     conn.executemany("INSERT INTO changes (template_id, op) VALUES (?, 'remove')", [(i,) for i in ids])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..privacy import Keyring
-from .database import Database
+from .database import Connection, Database
 from .index_cache import IndexCache
 from .repository import Audit
 
@@ -25,11 +25,6 @@ def rotate_keys(
     with cache.lock:
         old = cache.protector
         new = old.rotated(storage=storage, template=template)
-        both = Keyring(
-            storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
-            template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
-        )
-        old.key_file.write(both)
         operation = "rotate-" + (
             "storage-and-template-keys"
             if storage and template
@@ -37,11 +32,33 @@ def rotate_keys(
             if storage
             else "template-key"
         )
-        with db.write() as conn:
+
+        def reprotect(conn: Connection) -> int:
+            # first the new keys beside the old (under the write lock: erasures change the file too)
+            old.key_file.update(
+                lambda k: Keyring(
+                    storage=tuple(dict.fromkeys(new.keyring.storage + old.keyring.storage)),
+                    template=tuple(dict.fromkeys(new.keyring.template + old.keyring.template)),
+                    wrapping=k.wrapping,
+                )
+            )
             count = old.reprotect(conn, new, dim or 1)
+            if storage:  # every subject's data key re-wrapped under new wrapping keys too
+                old.subjects.rekey_all(conn)
             audit(conn, actor, operation, None, [], count)
+            return count
+
+        # retried after a transient failure: the database is on the old keys or the new, never between
+        count = db.transact(reprotect)
         cache.protector = new
         cache.rebuild(dim)
-        old.key_file.write(new.keyring)
+        db.transact(
+            lambda _: old.key_file.update(
+                lambda k: Keyring(
+                    storage=new.keyring.storage, template=new.keyring.template, wrapping=k.wrapping
+                )
+            )
+        )
+        new.subjects.prune(db)  # the replaced wrapping keys leave the key file
     db.purge()
     return count

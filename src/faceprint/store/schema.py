@@ -245,6 +245,36 @@ CREATE TABLE face_not_person (
 """
 
 
+#: Per-subject data keys (store/subject_keys.py): each subject's key wrapped by its bucket's
+#: wrapping key (held in the key file, named here). Deleted with the subject. Existing subjects are
+#: given keys, and their templates re-sealed, when the store is next opened (no re-enrolment).
+_V4: Final = """
+CREATE TABLE subject_keys (
+    subject_id INTEGER PRIMARY KEY REFERENCES subjects (id) ON DELETE CASCADE,
+    bucket     INTEGER NOT NULL,
+    wrapped    BLOB NOT NULL
+);
+CREATE INDEX subject_keys_bucket ON subject_keys (bucket);
+CREATE TABLE key_buckets (
+    bucket INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL
+);
+"""
+
+_V4_POSTGRES: Final = """
+CREATE TABLE subject_keys (
+    subject_id BIGINT PRIMARY KEY REFERENCES subjects (id) ON DELETE CASCADE,
+    bucket     INTEGER NOT NULL,
+    wrapped    BYTEA NOT NULL
+);
+CREATE INDEX subject_keys_bucket ON subject_keys (bucket);
+CREATE TABLE key_buckets (
+    bucket INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL
+);
+"""
+
+
 @dataclass(frozen=True)
 class Step:
     """One schema migration: the same change in each dialect's DDL."""
@@ -261,8 +291,8 @@ class Step:
 
 #: version -> the SQLite DDL that reaches it, and the same step for PostgreSQL. A new step adds
 #: an entry to both (the check below refuses to import with one missing).
-_MIGRATIONS: Final = {1: _V1, 2: _V2, 3: _V3}
-_POSTGRES_MIGRATIONS: Final = {1: _V1_POSTGRES, 2: _V2_POSTGRES, 3: _V3_POSTGRES}
+_MIGRATIONS: Final = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+_POSTGRES_MIGRATIONS: Final = {1: _V1_POSTGRES, 2: _V2_POSTGRES, 3: _V3_POSTGRES, 4: _V4_POSTGRES}
 if set(_MIGRATIONS) != set(_POSTGRES_MIGRATIONS):  # pragma: no cover - a development error
     raise RuntimeError(
         f"schema steps {sorted(set(_MIGRATIONS) ^ set(_POSTGRES_MIGRATIONS))} lack their SQLite or "

@@ -1,0 +1,148 @@
+"""Erasure reaches backups (crypto-shredding), on SQLite and PostgreSQL.
+
+Enrol two subjects, take a backup (SQLite: a copy of the database file and its WAL while the store
+is open; PostgreSQL: a copy of the stopped server's data directory, by the project's own
+scripts/postgres.sh), erase one, then attack the backup with the current key file: every sealed
+blob found anywhere in the backup's bytes (live rows, dead tuples, WAL, free pages) is decrypted
+with every key the key file holds and every data key that unwraps from the backup. No template of
+the erased subject may come out, while the other subject's must (so the attack can succeed).
+
+The same test runs against the old sealing (``subject_keys`` off: templates under the storage
+key) and must fail there: marked ``xfail(strict=True)``, so CI breaks if it ever passes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from faceprint import Settings, Store
+from faceprint.errors import StoreError
+from faceprint.faces import Template
+from faceprint.privacy import KeyFile, keys_by_id, open_sealed
+from faceprint.store import Sample
+from faceprint.store.protection import key_file_path
+from tests.postgres import Cluster, destroy_cluster, start_cluster
+
+MODEL = "dlib-resnet-v1+mirror"
+DIM = 128
+_MAGIC = b"FPS1"
+_HEADER = 4 + 8 + 12 + 16  # magic, key id, nonce, tag
+
+
+def templates(seed: int, n: int) -> list[Sample]:
+    rng = np.random.default_rng(seed)
+    return [
+        Sample(Template(rng.standard_normal(DIM).astype(np.float32), MODEL), f"{seed}-{i}") for i in range(n)
+    ]
+
+
+def sealed_blobs(root: Path, length: int) -> set[bytes]:
+    """Every ``length``-byte window starting with the sealing magic, in every file under ``root``."""
+    found: set[bytes] = set()
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        at = data.find(_MAGIC)
+        while at >= 0:
+            found.add(data[at : at + length])
+            at = data.find(_MAGIC, at + 1)
+    return found
+
+
+def attack(backup: Path, key_file: Path, store_id: str, max_subject: int = 64) -> list[NDArray[np.float32]]:
+    """The protected templates (``Q x``) that the current key file recovers from the backup's bytes."""
+    keyring = KeyFile(key_file).read()
+    keys = keyring.storage_keys | keyring.wrapping_keys
+    data_keys: dict[str, bytes] = {}
+    for blob in sealed_blobs(backup, _HEADER + 32):  # wrapped data keys
+        for subject_id in range(1, max_subject):
+            try:
+                data_key = open_sealed(keys, blob, f"{store_id}:subject-key:{subject_id}".encode())
+            except StoreError:
+                continue
+            data_keys |= keys_by_id([data_key])
+    keys |= data_keys
+    recovered = []
+    for blob in sealed_blobs(backup, _HEADER + 4 * DIM):  # templates
+        try:
+            recovered.append(np.frombuffer(open_sealed(keys, blob, store_id.encode()), dtype="<f4"))
+        except StoreError:
+            continue
+    return recovered
+
+
+def found(recovered: list[NDArray[np.float32]], store: Store, samples: list[Sample]) -> int:
+    """How many of ``samples`` are among the recovered templates."""
+    protected = store.protector.protect(np.stack([s.template.vector for s in samples]))
+    return sum(any(float(v @ p) > 0.999 for v in recovered) for p in protected)
+
+
+SEALINGS = [
+    pytest.param(True, id="subject-keys"),
+    pytest.param(
+        False,
+        id="old-sealing",
+        marks=pytest.mark.xfail(
+            strict=True, reason="storage-key sealing: the backup keeps the erased template"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("subject_keys", SEALINGS)
+def test_sqlite_backup_holds_no_readable_template_of_an_erased_subject(
+    tmp_path: Path, subject_keys: bool
+) -> None:
+    ada, bob = templates(1, 3), templates(2, 2)
+    path = tmp_path / "g.db"
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    with Store(path, settings=Settings(subject_keys=subject_keys)) as store:
+        store.enroll_many([("ada", ada), ("bob", bob)], purpose="p")
+        for suffix in ("", "-wal", "-shm"):  # a copy of the open database: file and WAL
+            if Path(f"{path}{suffix}").exists():
+                shutil.copy(f"{path}{suffix}", backup / f"g.db{suffix}")
+        assert (backup / "g.db-wal").stat().st_size > 0  # the commits are in the WAL copy
+        store.erase("ada")
+        recovered = attack(backup, key_file_path(path, ""), store.protector.store_id)
+        assert found(recovered, store, bob) == len(bob)  # the attack works on what was not erased
+        assert found(recovered, store, ada) == 0
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A server of this test's own: it is stopped to copy its data directory."""
+    own = start_cluster()
+    try:
+        yield own
+    finally:
+        destroy_cluster(own)
+
+
+@pytest.mark.parametrize("subject_keys", SEALINGS)
+def test_postgres_backup_holds_no_readable_template_of_an_erased_subject(
+    tmp_path: Path, cluster: Cluster, subject_keys: bool
+) -> None:
+    ada, bob = templates(1, 3), templates(2, 2)
+    backup = tmp_path / "backup"
+    url = cluster.new_database()
+    with Store(url, settings=Settings(subject_keys=subject_keys)) as store:
+        store.enroll_many([("ada", ada), ("bob", bob)], purpose="p")
+        cluster.stop()  # a cold copy of the data directory: tables, WAL, everything
+        shutil.copytree(cluster.directory / "data", backup)
+        cluster.start()
+        store.erase("ada")
+        key_file = store.protector.key_file.path
+        recovered = attack(backup, key_file, store.protector.store_id)
+        assert found(recovered, store, bob) == len(bob)
+        assert found(recovered, store, ada) == 0
+        # the live server's files after the erasure (dead tuples, WAL) do not open either
+        live = attack(cluster.directory / "data", key_file, store.protector.store_id)
+        assert found(live, store, bob) == len(bob) and found(live, store, ada) == 0
