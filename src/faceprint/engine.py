@@ -20,7 +20,7 @@ from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
 from .frontend import fit_side, refine_boxes
 from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
-from .maskscore import mask_score
+from .maskscore import CHIP_PADDING, CHIP_SIZE, chip_mask_score, mask_chip
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
 from .models.landmarks import fit_box
@@ -59,6 +59,7 @@ class _Found:
     points: NDArray[np.float64]
     sx: float  # pixels of ``image`` per original pixel, across
     sy: float  # and down
+    chip: RGBImage  # dlib's 150 px chip, cut once for the mask test and the embedder
 
     def quality(self) -> Quality:
         b = self.face.box
@@ -322,9 +323,10 @@ class Engine:
         landmarks = pts / (sx, sy)
         landmarks.setflags(write=False)
         pts.setflags(write=False)
-        masked = mask_score(image, pts)
+        chip = mask_chip(image, pts)
+        masked = chip_mask_score(chip)
         face = Face(box=box, score=score, landmarks=landmarks, detector=detector, mask_score=masked)
-        return _Found(face, image, pts, sx, sy)
+        return _Found(face, image, pts, sx, sy, chip)
 
     # -- embedding -----------------------------------------------------------------------------
 
@@ -373,7 +375,8 @@ class Engine:
         n = sum(len(found) for found in items)
         if n == 0:
             return [[] for _ in items]
-        vectors = self._vectors([(f.image, f.points) for found in items for f in found])
+        located = [f for found in items for f in found]
+        vectors = self._vectors([(f.image, f.points) for f in located], chips=[f.chip for f in located])
         model = self.model_id
         out: list[list[Face]] = []
         start = 0
@@ -401,16 +404,25 @@ class Engine:
             return []
         return [Template(vec, self.model_id) for vec in self._vectors(faces)]
 
-    def _vectors(self, faces: Sequence[tuple[RGBImage, NDArray[np.float64]]]) -> NDArray[np.float32]:
+    def _vectors(
+        self,
+        faces: Sequence[tuple[RGBImage, NDArray[np.float64]]],
+        *,
+        chips: Sequence[RGBImage] | None = None,
+    ) -> NDArray[np.float32]:
         """Embeddings of faces given as (image, landmarks), in one embedder call; mirror-averaged
-        when the engine mirrors (unit length is left to :class:`Template`)."""
+        when the engine mirrors (unit length is left to :class:`Template`). ``chips``: the faces'
+        dlib chips, already cut for the mask test, used when the embedder takes that very chip."""
         embedder = self._embedder_model()
         cut = getattr(embedder, "cut", None)  # an operator's model cuts chips by its manifest
         size, padding = embedder.chip_size, embedder.chip_padding
-        chips = [
-            cut(image, pts) if cut else face_chip(image, pts, size=size, padding=padding)
-            for image, pts in faces
-        ]
+        if chips is not None and not cut and (size, padding) == (CHIP_SIZE, CHIP_PADDING):
+            chips = list(chips)
+        else:
+            chips = [
+                cut(image, pts) if cut else face_chip(image, pts, size=size, padding=padding)
+                for image, pts in faces
+            ]
         if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:

@@ -25,11 +25,12 @@ from numpy.typing import NDArray
 from .align import face_chip
 from .imageio import RGBImage
 
-__all__ = ["MASKED_AT", "chip_mask_score", "mask_score"]
+__all__ = ["CHIP_PADDING", "CHIP_SIZE", "MASKED_AT", "chip_mask_score", "mask_chip", "mask_score"]
 
 #: A face with :func:`mask_score` at least this is reported as masked.
 MASKED_AT = 0.5
-_CHIP, _PADDING = 150, 0.25
+#: The chip the mask test reads: dlib's, which the embedder cuts too (so one cut serves both).
+CHIP_SIZE, CHIP_PADDING = 150, 0.25
 #: (top, bottom, left, right) rows/columns of the chip: skin above any mask, and regions a mask covers.
 _SKIN = ((38, 56, 64, 86), (22, 34, 55, 95))
 _LOWER = ((92, 122, 38, 56), (92, 122, 94, 112), (124, 138, 62, 88))
@@ -72,6 +73,11 @@ def chip_mask_score(chip: RGBImage) -> float:
     return raw / (1.0 + raw)
 
 
+def mask_chip(image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+    """The chip :func:`chip_mask_score` reads: dlib's (150 px, padding 0.25), the embedder's own."""
+    return face_chip(image, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+
 def mask_score(image: RGBImage, landmarks: NDArray[np.float64]) -> float:
     """The mask score of the face with these 5 landmarks in ``image`` (see :func:`chip_mask_score`)."""
-    return chip_mask_score(face_chip(image, landmarks, size=_CHIP, padding=_PADDING))
+    return chip_mask_score(mask_chip(image, landmarks))
