@@ -36,16 +36,7 @@ class Enrolment:
 
         def sync_index(self, *, force_save: bool = False) -> None: ...
 
-        def write_audit(
-            self,
-            conn: Any,
-            actor: str,
-            operation: str,
-            purpose: str | None,
-            subjects: Sequence[str],
-            results: int | None,
-            detail: str | None = None,
-        ) -> None: ...
+        write_audit: repository.Audit
 
     def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
         """An image's template for enrolment: needs the engine (:func:`faceprint.open_store`)."""
