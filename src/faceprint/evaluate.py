@@ -32,8 +32,10 @@ __all__ = [
     "LFW_CENTRAL_BOX",
     "LfwPair",
     "LfwReport",
+    "checked_lfw_files",
     "embed_lfw_images",
     "evaluate_lfw",
+    "lfw_engines",
     "read_lfw_pairs",
     "ten_fold_accuracy",
 ]
@@ -138,7 +140,20 @@ def _lfw_file(name: str, number: int) -> str:
 _CHUNK = 16  # images per worker task: their faces are embedded in one batch
 
 
-def _lfw_engines(settings: Settings) -> tuple[Engine, Engine]:
+def checked_lfw_files(root: str | os.PathLike[str], files: Sequence[str]) -> Path:
+    """``root`` as a path, once every one of ``files`` (at least one) is an image file under it."""
+    root = Path(root)
+    if not files:
+        raise InvalidInput(f"{root}: no images to embed")
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise InvalidInput(
+            f"{root}: {len(missing)} image(s) named by the pairs are missing, e.g. {missing[0]}"
+        )
+    return root
+
+
+def lfw_engines(settings: Settings) -> tuple[Engine, Engine]:
     """A worker's engines: the configured one, and the CNN fallback (loads on first use)."""
     return Engine(settings).load(), Engine(dataclasses.replace(settings, detector="cnn"))
 
@@ -196,14 +211,7 @@ def embed_lfw_images(
     Runs ``workers`` processes (default: every core; 1: in this process), each with its own engine
     (:class:`faceprint.workers.WorkerPool`).
     """
-    root = Path(root)
-    if not files:
-        raise InvalidInput(f"{root}: no images to embed")
-    missing = [f for f in files if not (root / f).is_file()]
-    if missing:
-        raise InvalidInput(
-            f"{root}: {len(missing)} image(s) named by the pairs are missing, e.g. {missing[0]}"
-        )
+    root = checked_lfw_files(root, files)
     settings = settings or Settings.from_env()
     workers = workers or os.cpu_count() or 1
     processes = 0 if workers == 1 else workers  # one worker: in this process
@@ -212,7 +220,7 @@ def embed_lfw_images(
     vectors: list[NDArray[np.float32]] = []
     fallbacks: collections.Counter[str] = collections.Counter()
     args = (one_thread_each(settings, processes),)
-    with WorkerPool(_lfw_engines, args, processes, died="an embedding worker died") as pool:
+    with WorkerPool(lfw_engines, args, processes, died="an embedding worker died") as pool:
         for chunk in pool.map(_embed_chunk, chunks):
             for vector, how in chunk:
                 vectors.append(vector)

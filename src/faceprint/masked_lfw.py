@@ -22,9 +22,7 @@ today).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -37,9 +35,18 @@ from numpy.typing import NDArray
 from .calibrate import Calibration, load_calibration
 from .config import Settings
 from .engine import Engine
-from .errors import FaceprintError, InvalidInput, ModelError
-from .evaluate import equal_error_rate, lfw_face, read_lfw_pairs, tar_at_far, ten_fold_accuracy
+from .errors import InvalidInput, ModelError
+from .evaluate import (
+    checked_lfw_files,
+    equal_error_rate,
+    lfw_engines,
+    lfw_face,
+    read_lfw_pairs,
+    tar_at_far,
+    ten_fold_accuracy,
+)
 from .masks import draw_mask, mask_for
+from .workers import WorkerPool, one_thread_each
 
 __all__ = [
     "ENROL_STYLES",
@@ -57,7 +64,6 @@ __all__ = [
 #: Styles of the masked copies made of an enrolment photo (one each).
 ENROL_STYLES = ("surgical", "cloth", "white", "patterned")
 _CHUNK = 16
-_worker: dict[str, Engine] = {}
 Progress = Callable[[int], None]
 
 
@@ -99,18 +105,15 @@ class MaskedLfw:
             )
 
 
-def _init(settings: Settings) -> None:
-    _worker["main"] = Engine(settings).load()
-    _worker["cnn"] = Engine(dataclasses.replace(settings, detector="cnn"))
-
-
 def _eye_distance(points: NDArray[np.float64]) -> float:
     return float(np.linalg.norm(points[0:2].mean(axis=0) - points[2:4].mean(axis=0)))
 
 
-def _chunk(job: tuple[Sequence[str], Sequence[str], int]) -> list[tuple[object, ...]]:
+def _chunk(
+    engines: tuple[Engine, Engine], job: tuple[Sequence[str], Sequence[str], int]
+) -> list[tuple[object, ...]]:
     paths, names, seed = job
-    engine, cnn = _worker["main"], _worker["cnn"]
+    engine, cnn = engines
     out: list[tuple[object, ...]] = []
     for path, name in zip(paths, names, strict=True):
         rgb = engine.load_image(path)
@@ -159,32 +162,21 @@ def embed_masked_lfw(
     progress: Progress | None = None,
 ) -> MaskedLfw:
     """Bare, masked and enrolment-copy templates of LFW images (see the module's docstring)."""
-    root = Path(root)
-    if not files:
-        raise InvalidInput(f"{root}: no images to embed")
-    missing = [f for f in files if not (root / f).is_file()]
-    if missing:
-        raise InvalidInput(
-            f"{root}: {len(missing)} image(s) named by the pairs are missing, e.g. {missing[0]}"
-        )
+    root = checked_lfw_files(root, files)
     settings = settings or Settings.from_env()
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and settings.threads == 0:
-        settings = dataclasses.replace(settings, threads=1)
+    processes = 0 if workers == 1 else workers  # one worker: in this process
     jobs = [
         ([str(root / f) for f in files[i : i + _CHUNK]], list(files[i : i + _CHUNK]), seed)
         for i in range(0, len(files), _CHUNK)
     ]
     rows: list[tuple[object, ...]] = []
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(settings,)) as pool:
-        try:
-            for chunk in pool.map(_chunk, jobs):
-                rows += chunk
-                if progress is not None:
-                    progress(len(chunk))
-        except cf.process.BrokenProcessPool as exc:
-            raise FaceprintError(f"an embedding worker died ({exc})") from None
+    args = (one_thread_each(settings, processes),)
+    with WorkerPool(lfw_engines, args, processes, died="an embedding worker died") as pool:
+        for chunk in pool.map(_chunk, jobs):
+            rows += chunk
+            if progress is not None:
+                progress(len(chunk))
     cols = list(zip(*rows, strict=True))
     return MaskedLfw(
         files=tuple(files),
