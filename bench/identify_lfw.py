@@ -160,12 +160,11 @@ def main() -> int:
         # one table per pipeline, grown by the photos a run needs and it lacks (subsets cost nothing)
         up = 1 if not name.startswith("faceprint-") else args.upsample
         detector, _, variant = name.removeprefix("faceprint-").partition("+")
-        mirror = None if variant == "" else variant == "mirror"  # "+plain": not mirror-averaged
         if name.startswith("faceprint-") and variant not in ("", "mirror", "plain"):
             raise SystemExit(f"unknown variant {variant!r} of {name!r} (+mirror or +plain)")
         if up is None:  # the detector's own default, as a plain engine uses it
             up = Engine(dataclasses.replace(Settings.from_env(), detector=detector)).upsample
-        mirrored = mirror is not False and name.startswith("faceprint-")
+        mirrored = name.startswith("faceprint-") and variant != "plain"  # "+plain": not mirror-averaged
         cache = (
             args.cache
             / f"faces-{args.photos}-{name.partition('+')[0]}{'-mirror' if mirrored else ''}-up{up}.npz"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import dataclasses
+import functools
 import multiprocessing
 import pickle
 import sys
@@ -119,9 +120,15 @@ def embed_all(root: Path, files: list[str], workers: int) -> list[Any]:
     return out
 
 
+@functools.cache
+def main_rows(table: FaceTable) -> NDArray[np.int64]:
+    """Per photo, the table row of its main face (-1: none): chosen once per table, used by every line."""
+    return table.choose()[0]
+
+
 def with_views(table: FaceTable, found: list[Any], picks: list[int]) -> NDArray[np.float32]:
     """The table's templates with each main face's replaced by the mean of views ``picks``."""
-    chosen, _ = table.choose()
+    chosen = main_rows(table)
     templates = table.templates.copy()
     for i, (_, _, extra) in enumerate(found):
         if extra is not None:
@@ -131,7 +138,7 @@ def with_views(table: FaceTable, found: list[Any], picks: list[int]) -> NDArray[
 
 
 def gallery_of(protocol: Protocol, table: FaceTable, templates: NDArray[np.float32]) -> NDArray[np.float32]:
-    chosen, _ = table.choose()
+    chosen = main_rows(table)
     row = {f: i for i, f in enumerate(table.files)}
     zero = np.zeros(templates.shape[1], np.float32)
     return np.stack([templates[chosen[row[f]]] if chosen[row[f]] >= 0 else zero for _, f in protocol.gallery])
@@ -139,7 +146,7 @@ def gallery_of(protocol: Protocol, table: FaceTable, templates: NDArray[np.float
 
 def crowded_rank1(protocol: Protocol, table: FaceTable, templates: NDArray[np.float32], k: int) -> float:
     """Closed-set rank-1 when each gallery template's score is lowered by half its crowding (top-k mean)."""
-    chosen, _ = table.choose()
+    chosen = main_rows(table)
     row = {f: i for i, f in enumerate(table.files)}
     gallery = gallery_of(protocol, table, templates)
     enrolled = np.linalg.norm(gallery, axis=1) > 0
