@@ -8,6 +8,7 @@ turns these into a one-line message and exit status 2.
 from __future__ import annotations
 
 __all__ = [
+    "ClusterUnavailable",
     "ConsentRequired",
     "FaceprintError",
     "ImageTooLarge",
@@ -90,6 +91,13 @@ class StoreUnavailable(StoreError):
     """
 
     code = "store_unavailable"
+
+
+class ClusterUnavailable(FaceprintError):
+    """The compute cluster named for the work (a Ray address) cannot be used: nothing answers
+    there, it is not a Ray cluster, it has no CPUs, or Ray is not installed. Nothing was written."""
+
+    code = "cluster_unavailable"
 
 
 class PhotoGone(NotFound):

@@ -62,7 +62,16 @@ _purpose_option = click.option(
     "--workers",
     type=click.IntRange(0),
     default=None,
-    help="Analysis processes (default: one per core; 0 = in this process).",
+    help="Analysis processes (default: one per core; 0 = in this process). With --ray: Ray actors "
+    "(default: one per CPU of the cluster).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Analyse the photos on the Ray cluster whose head is at HOST:PORT (the faceprint[ray] extra; "
+    "'bash scripts/ray.sh start' starts one on loopback). This process still writes the store.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report as one JSON line.")
 @engine_options
@@ -70,6 +79,7 @@ def index_command(
     folder: Path,
     purpose: str,
     workers: int | None,
+    ray_address: str | None,
     as_json: bool,
     detector: str | None,
     upsample: int | None,
@@ -85,6 +95,7 @@ def index_command(
         report = library.index(
             folder,
             workers=workers,
+            ray=ray_address,
             progress=lambda n: bar.advance(task, n),
             set_total=lambda n: bar.update(task, total=n),
         )
@@ -98,6 +109,9 @@ def index_command(
             f"({report.photos_per_second:.1f} photos/s), {report.unchanged} unchanged, {report.known} known "
             f"(moved, renamed or duplicate), {report.removed} path(s) gone, {len(report.failures)} unreadable"
         )
+        if report.nodes:
+            shares = ", ".join(f"{n.address} {n.tasks}" for n in report.nodes)
+            click.echo(f"analysed on {len(report.nodes)} Ray node(s): {shares}")
     sys.exit(EXIT_FAILURES if report.failures else 0)
 
 

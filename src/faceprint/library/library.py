@@ -102,6 +102,7 @@ class Library(Clustering, People):
         folder: str | os.PathLike[str],
         *,
         workers: int | None = None,
+        ray: str | None = None,
         progress: Progress = lambda n: None,
         set_total: Progress = lambda n: None,
     ) -> IndexReport:
@@ -114,12 +115,22 @@ class Library(Clustering, People):
         most the photos in flight. Paths under ``folder`` that are gone are dropped, and a photo
         with no path left is dropped with its faces. Unreadable files are reported, never fatal.
         ``workers``: analysis processes (default: one per core; 0 = in this process).
+        ``ray``: the address (``HOST:PORT``) of a Ray cluster whose workers analyse the photos
+        instead (``workers`` actors, default one per CPU there); this process still reads, hashes,
+        seals and writes, so resuming works as without it. An address where no cluster answers is
+        :class:`~faceprint.errors.ClusterUnavailable`, before anything is read.
         """
         start = time.perf_counter()
         root = Path(folder)
         if not root.is_dir():
             raise InvalidInput(f"{root}: not a folder")
         root = root.resolve()
+        if ray is not None:
+            from ..ray_pool import connect
+
+            if workers is not None and workers < 0:
+                raise InvalidInput("workers must not be negative")
+            connect(ray)  # fail before the walk when the cluster does not answer
         files = sorted(_walk(root))
         set_total(len(files))
         prefix = str(root) + os.sep
@@ -183,7 +194,11 @@ class Library(Clustering, People):
         items = to_analyse()
         head = list(itertools.islice(items, 3))  # how many photos to analyse, as far as it matters
         jobs = len(head) if len(head) < 3 else len(head) + sum(1 for p in files if str(p) not in here)
-        pool = AnalysisPool(settings, _workers(workers, jobs), engine=self.store.engine)
+        if ray is not None and jobs:
+            pool = AnalysisPool(settings, workers, ray=ray, at_most=jobs)
+        else:
+            local = 0 if ray is not None else _workers(workers, jobs)
+            pool = AnalysisPool(settings, local, engine=self.store.engine)
         try:
             in_flight: dict[Future[Analysis], tuple[str, str]] = {}
             queue = itertools.chain(head, items)
@@ -212,6 +227,7 @@ class Library(Clustering, People):
                     faces += len(analysis.faces)
                     progress(len(paths))
                 fill()
+            nodes = pool.nodes()
         finally:
             pool.close()
 
@@ -242,6 +258,7 @@ class Library(Clustering, People):
             removed=removed,
             failures=tuple(failures),
             seconds=seconds,
+            nodes=nodes,
         )
 
     def _add_path(self, path: str, photo_id: int, size: int, mtime_ns: int) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..faces import Box
+from ..ray_pool import NodeShare
 
 __all__ = ["ClusterReport", "IndexFailure", "IndexReport", "LibraryFace", "Person"]
 
@@ -32,6 +33,8 @@ class IndexReport:
     removed: int  # paths under the folder that are gone (their photos are dropped when no path is left)
     failures: tuple[IndexFailure, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    #: On a Ray cluster (``index(..., ray=...)``): the photos each node analysed; else empty.
+    nodes: tuple[NodeShare, ...] = ()
 
     @property
     def photos_per_second(self) -> float:
@@ -49,6 +52,7 @@ class IndexReport:
             "failed": len(self.failures),
             "failures": [{"path": f.path, "code": f.code, "message": f.message} for f in self.failures],
             "seconds": round(self.seconds, 3),
+            "nodes": [n.to_json() for n in self.nodes],
         }
 
 
