@@ -2,6 +2,7 @@
 # Install faceprint with its test tools into ./.venv (first run only), then lint, type-check and
 # run the test suite. Extra arguments go to pytest. Tests needing ../shared/data skip without it.
 # PostgreSQL (Debian's package) is installed when missing: the store suite runs against it too.
+# Ray comes with the test extra: a two-node cluster on loopback (scripts/ray.sh) runs 'index --ray'.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" test
 if bash scripts/postgres.sh install; then
@@ -9,6 +10,7 @@ if bash scripts/postgres.sh install; then
 else
   echo "PostgreSQL could not be installed: its tests skip" >&2
 fi
+export FACEPRINT_TEST_RAY=required  # the test extra installs Ray: its two-node tests must run
 echo "== ruff"
 ruff check src tests bench scripts
 ruff format --check src tests bench scripts

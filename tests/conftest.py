@@ -18,6 +18,7 @@ from faceprint.demo import sample_images
 from faceprint.imageio import RGBImage, load_image_and_digest
 from faceprint.store import Sample
 from tests.postgres import postgres  # noqa: F401 (a session fixture for every test folder)
+from tests.ray import ray_cluster  # noqa: F401 (the two-node Ray cluster, started on first use)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

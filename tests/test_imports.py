@@ -9,7 +9,17 @@ import sys
 import pytest
 
 #: Top-level packages a program that only embeds faces must never pay for.
-HEAVY = {"faiss", "fastapi", "starlette", "uvicorn", "matplotlib", "skimage", "prometheus_client", "psycopg"}
+HEAVY = {
+    "faiss",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "matplotlib",
+    "skimage",
+    "prometheus_client",
+    "psycopg",
+    "ray",
+}
 
 
 def _loaded(code: str) -> set[str]:
