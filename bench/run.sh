@@ -15,6 +15,9 @@
 #   bash bench/run.sh library [ARGS] 'faceprint index' vs the face_recognition CLI on >= 2,000 photos,
 #                                   then kill -9 half-way and resume. ARGS: bench/bench_library.py
 #                                   (--phone N: N composed 4032x3024 photos instead, no kill test).
+#   bash bench/run.sh ray [ARGS]    'faceprint index --ray' on 1 and 2 Ray nodes (scripts/ray.sh, all on
+#                                   this machine) next to 'faceprint index' without Ray, same composed
+#                                   4032x3024 photos. ARGS go to bench/bench_ray.py (--photos N).
 #   bash bench/run.sh detect [ARGS] detection recall by face size, false positives and ms per photo
 #                                   on dlib's example set and composed 4032x3024 photos, faceprint's
 #                                   detectors vs face_recognition's; end to end vs face_recognition.
@@ -48,6 +51,10 @@ fi
 if [ "${1:-}" = people ]; then
   shift
   exec nice python bench/bench_people.py "$@"
+fi
+if [ "${1:-}" = ray ]; then
+  shift
+  exec nice python bench/bench_ray.py "$@"
 fi
 if [ "${1:-}" = cluster ]; then
   shift
