@@ -85,7 +85,8 @@ def main() -> None:
     )
     print()
     print(
-        "| run | nodes x CPUs | workers | command time | photos/s | photos/s in the run | faces | photos per node | load before / after |"
+        "| run | nodes x CPUs | workers | command time | photos/s | photos/s in the run | faces "
+        "| photos per node | load before / after |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     half = max(cores // 2, 1)
@@ -106,9 +107,9 @@ def main() -> None:
             label = f"`--ray`, {nodes} node{'s' if nodes > 1 else ''} (cluster start {started:.1f} s)"
             shape, workers = f"{nodes} x {cpus}", nodes * cpus
             spread = " / ".join(str(n["tasks"]) for n in sorted(report["nodes"], key=lambda n: n["address"]))
-        rate = report["indexed"] / seconds
+        rate, inner = report["indexed"] / seconds, report["indexed"] / report["seconds"]
         print(
-            f"| {label} | {shape} | {workers} | {seconds:.1f} s | {rate:.2f} | {report['indexed'] / report['seconds']:.2f} "
+            f"| {label} | {shape} | {workers} | {seconds:.1f} s | {rate:.2f} | {inner:.2f} "
             f"| {report['faces']:,} | {spread} "
             f"| {before:.2f} / {os.getloadavg()[0]:.2f} |"
         )
