@@ -36,12 +36,14 @@ SCRIPT = ROOT / "scripts" / "ray.sh"
 from bench.bench_library import LFW, build_phone  # noqa: E402
 
 
-def index(store: Path, folder: Path, *args: str) -> tuple[float, dict[str, Any]]:
+def index(
+    store: Path, folder: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, Any]]:
     for path in store.parent.glob(store.name + "*"):
         path.unlink()
     cmd = [sys.executable, "-m", "faceprint", "--store", str(store), "index", str(folder), *args, "--json"]
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(done.stderr)
@@ -60,7 +62,8 @@ def on_ray(store: Path, folder: Path, nodes: int, cpus: int) -> tuple[float, dic
     ).stdout.split()[-1]
     started = time.perf_counter() - start
     try:
-        seconds, report = index(store, folder, "--ray", address)
+        token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(directory / "auth_token")}
+        seconds, report = index(store, folder, "--ray", address, env={**os.environ, **token})
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop", str(directory)], check=False, capture_output=True)
     return seconds, report, started

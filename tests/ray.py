@@ -1,7 +1,8 @@
 """A throwaway two-node Ray cluster on loopback for the tests (scripts/ray.sh), once per session.
 
-The head runs on 127.0.0.2 and the second node on 127.0.0.3, one CPU each, in a fresh temp dir;
-it is stopped by the pids the script recorded. When Ray is not installed the tests that need it
+The head runs on 127.0.0.2 and the second node on 127.0.0.3, one CPU each, in a fresh temp dir,
+with token authentication (clients get its variables: :attr:`RayCluster.env`); it is stopped by
+the pids the script recorded. When Ray is not installed the tests that need it
 skip, unless ``FACEPRINT_TEST_RAY=required`` (scripts/test.sh sets it: it installs the ray extra).
 """
 
@@ -26,6 +27,12 @@ class RayCluster:
 
     directory: Path
     address: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a client of this cluster: this one with the cluster's token."""
+        token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.directory / "auth_token")}
+        return {**os.environ, **token}
 
 
 def _unavailable(message: str) -> None:

@@ -24,6 +24,7 @@ a few seconds (``ray.init`` itself would retry for minutes).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -44,6 +45,7 @@ T = TypeVar("T")
 
 #: Seconds the TCP check of the head's address waits before the cluster counts as unreachable.
 CONNECT_TIMEOUT = 5.0
+_TOKEN_HINT = "; a cluster with token authentication needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH"
 
 _lock = threading.Lock()
 _connected: str | None = None  # the address this process's Ray driver is connected to
@@ -103,8 +105,9 @@ def connect(address: str) -> Any:
                 namespace="faceprint",
             )
         except Exception as exc:  # Ray's own errors (ConnectionError, RuntimeError, ...)
+            hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else _TOKEN_HINT
             raise ClusterUnavailable(
-                f"cannot join the Ray cluster at {address} ({type(exc).__name__})"
+                f"cannot join the Ray cluster at {address} ({type(exc).__name__}){hint}"
             ) from None
         _connected = address
     return ray
@@ -179,7 +182,13 @@ class RayPool(Generic[S]):
             i = min(range(self.workers), key=self._busy.__getitem__)
             self._busy[i] += 1
         outer: Future[T] = Future()
-        inner = self._actors[i].run.remote(fn, args).future()
+        try:
+            inner = self._actors[i].run.remote(fn, args).future()
+        except Exception as exc:  # the cluster went away: this task fails, the caller goes on
+            with self._lock:
+                self._busy[i] -= 1
+            outer.set_exception(ModelError(f"{self._died} ({type(exc).__name__})"))
+            return outer
         inner.add_done_callback(lambda done: self._settle(i, done, outer))
         return outer
 
@@ -211,7 +220,8 @@ class RayPool(Generic[S]):
     def close(self) -> None:
         """End the actors (this process stays connected to the cluster for the next pool)."""
         for actor in self._actors:
-            self._ray.kill(actor)
+            with contextlib.suppress(Exception):  # already gone with its node
+                self._ray.kill(actor)
         self._actors = []
 
     def __enter__(self) -> RayPool[S]:

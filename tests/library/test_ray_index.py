@@ -89,6 +89,7 @@ def test_ray_gives_the_local_faces_on_both_nodes(
         capture_output=True,
         text=True,
         timeout=300,
+        env=ray_cluster.env,
     )
     assert done.returncode == 1, done.stderr  # two unreadable files: exit 1, as locally
     report = json.loads(done.stdout)
@@ -144,7 +145,9 @@ def test_kill_9_of_the_cli_half_way_then_resume_on_ray(
     total = variants(root, samples, 30)
     store = tmp_path / "lib.db"
     cmd = index_cli(store, root, "--ray", ray_cluster.address)
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ray_cluster.env
+    )
     try:
         deadline = time.monotonic() + 180
         while photos_done(store) < total // 3 and time.monotonic() < deadline and proc.poll() is None:
@@ -157,7 +160,7 @@ def test_kill_9_of_the_cli_half_way_then_resume_on_ray(
     before = photos_done(store)
     assert 0 < before < total, (before, total)
 
-    done = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=300, env=ray_cluster.env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["indexed"] == total - before  # nothing done twice
@@ -187,3 +190,72 @@ def test_no_cluster_at_the_address_is_one_line_and_exit_2(
     assert done.stderr.startswith(f"faceprint: error: {message}"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert photos_done(store) == 0  # nothing read, nothing written
+
+
+def actor_pids(cluster: RayCluster) -> list[int]:
+    """The pids of the analysis actors of ``cluster``: ``ray::_Worker`` processes in the sessions
+    of the nodes scripts/ray.sh started (never another cluster's)."""
+    sessions = {int(p) for p in (cluster.directory / "pids").read_text().split()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            session = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[4])
+        except (OSError, ValueError, IndexError):
+            continue
+        if cmdline.startswith(b"ray::_Worker") and session in sessions:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_killed_mid_run_fails_its_photos_alone_and_the_rerun_does_them(
+    ray_cluster: RayCluster, tmp_path: Path, samples: dict[str, RGBImage]
+) -> None:
+    root = tmp_path / "photos"
+    total = variants(root, samples, 30)
+    store = tmp_path / "lib.db"
+    cmd = index_cli(store, root, "--ray", ray_cluster.address, "--json")
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ray_cluster.env
+    )
+    deadline = time.monotonic() + 180
+    while photos_done(store) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    victims = actor_pids(ray_cluster)
+    assert len(victims) == 2, victims
+    os.kill(victims[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    report = json.loads(out)
+    failures = report["failures"]
+    assert 1 <= len(failures) <= 2 and {f["code"] for f in failures} == {"model_error"}, failures
+    assert report["indexed"] == total - len(failures)  # the other actor, and the restarted one, went on
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ray_cluster.env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["indexed"] == len(failures)
+    counts = faces_per_photo(store)
+    assert len(counts) == total and set(counts.values()) == {1}
+
+
+def test_a_client_without_the_clusters_token_is_refused(
+    ray_cluster: RayCluster, tmp_path: Path, samples: dict[str, RGBImage]
+) -> None:
+    """scripts/ray.sh turns Ray's token authentication on (its ports listen on every interface)."""
+    root = tmp_path / "photos"
+    variants(root, samples, 2)
+    store = tmp_path / "lib.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token either
+    done = subprocess.run(
+        index_cli(store, root, "--ray", ray_cluster.address),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"faceprint: error: cannot join the Ray cluster at {ray_cluster.address}" in done.stderr
+    assert photos_done(store) == 0
