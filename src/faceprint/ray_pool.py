@@ -12,8 +12,9 @@ remains the only writer of the store (so resuming and kill-safety are the local 
 - **Errors as values**: a task's :class:`~faceprint.errors.FaceprintError` (an unreadable photo)
   is returned by the actor, not raised there, and raised again in the parent: Ray never logs it
   (its message holds the photo's path), and the caller gets the same typed error as locally. A
-  dead actor (killed, out of memory) fails its tasks with :class:`~faceprint.errors.ModelError`;
-  Ray restarts it (``max_restarts``).
+  dead actor (killed, out of memory) is restarted by Ray (:data:`RESTARTS` times) and its tasks,
+  the one it was running included, run again on it (:data:`RETRIES` times); past that they fail
+  with :class:`~faceprint.errors.ModelError` and an actor out of restarts gets no more tasks.
 - **Quiet and local**: no dashboard, no usage statistics, the cluster's worker output is not
   forwarded to this process (``log_to_driver=False``), Ray's own messages only from WARNING up.
   ``import faceprint`` never imports Ray: :func:`connect` does, on first use.
@@ -45,8 +46,11 @@ T = TypeVar("T")
 
 #: Seconds the TCP check of the head's address waits before the cluster counts as unreachable.
 CONNECT_TIMEOUT = 5.0
+#: How often Ray restarts a dead actor, and runs again a task whose actor died under it.
+RESTARTS, RETRIES = 4, 2
 _TOKEN_HINT = "; a cluster with token authentication needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH"
 
+_log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _connected: str | None = None  # the address this process's Ray driver is connected to
 
@@ -96,6 +100,7 @@ def connect(address: str) -> Any:
             return ray
         if ray.is_initialized():
             ray.shutdown()
+        _withhold_pushed_errors()
         try:
             ray.init(
                 address=f"{host}:{port}",
@@ -111,6 +116,20 @@ def connect(address: str) -> Any:
             ) from None
         _connected = address
     return ray
+
+
+def _withhold_pushed_errors() -> None:
+    """Ray 2.60's driver prints the errors raylets push to it (a dead worker's, ...) on *stdout*
+    (``ray._private.worker.print_to_stdstream``), which would corrupt ``--json`` and show Ray's
+    multi-line diagnostics as ours. The photo's failure is reported as ``model_error``; Ray's text
+    stays in the node's logs. Only the name the listener thread calls is replaced."""
+    module = importlib.import_module("ray._private.worker")
+    if hasattr(module, "print_to_stdstream"):
+        setattr(module, "print_to_stdstream", _withheld)  # noqa: B010 (a module typed without it)
+
+
+def _withheld(data: dict[str, Any], **_: Any) -> None:
+    _log.info("withheld %d line(s) Ray pushed to this driver", len(data.get("lines", ())))
 
 
 def disconnect() -> None:
@@ -168,20 +187,25 @@ class RayPool(Generic[S]):
         self.workers = workers if workers else min(cpus, at_most) if at_most > 0 else cpus
         self._ray, self._died = ray, died
         self._addresses = {str(n["NodeID"]): str(n["NodeManagerAddress"]) for n in ray.nodes() if n["Alive"]}
-        actor = ray.remote(num_cpus=1, max_restarts=4, max_task_retries=0)(_Worker)
+        actor = ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RETRIES)(_Worker)
         self._actors = [
             actor.options(scheduling_strategy="SPREAD").remote(setup, args) for _ in range(self.workers)
         ]
         self._busy = [0] * self.workers
+        self._dead: set[int] = set()  # actors out of restarts: given no more tasks
         self._served: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn(state, *args)`` on the actor with the fewest tasks in flight."""
-        with self._lock:
-            i = min(range(self.workers), key=self._busy.__getitem__)
-            self._busy[i] += 1
         outer: Future[T] = Future()
+        with self._lock:
+            live = [k for k in range(self.workers) if k not in self._dead]
+            if not live:
+                outer.set_exception(ModelError(f"{self._died}: every Ray worker of this run is gone"))
+                return outer
+            i = min(live, key=self._busy.__getitem__)
+            self._busy[i] += 1
         try:
             inner = self._actors[i].run.remote(fn, args).future()
         except Exception as exc:  # the cluster went away: this task fails, the caller goes on
@@ -198,6 +222,9 @@ class RayPool(Generic[S]):
         try:
             node, ok, value = done.result()
         except Exception as exc:  # the actor died, or fn raised something not faceprint's
+            if type(exc).__name__ == "ActorDiedError":  # for good (restarts used up)
+                with self._lock:
+                    self._dead.add(i)
             outer.set_exception(ModelError(f"{self._died} ({type(exc).__name__})"))
             return
         with self._lock:

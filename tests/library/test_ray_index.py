@@ -193,8 +193,8 @@ def test_no_cluster_at_the_address_is_one_line_and_exit_2(
 
 
 def actor_pids(cluster: RayCluster) -> list[int]:
-    """The pids of the analysis actors of ``cluster``: ``ray::_Worker`` processes in the sessions
-    of the nodes scripts/ray.sh started (never another cluster's)."""
+    """The pids of the analysis actors of ``cluster`` busy with a photo: ``ray::_Worker.run``
+    processes in the sessions of the nodes scripts/ray.sh started (never another cluster's)."""
     sessions = {int(p) for p in (cluster.directory / "pids").read_text().split()}
     found = []
     for entry in Path("/proc").iterdir():
@@ -202,17 +202,18 @@ def actor_pids(cluster: RayCluster) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            session = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[4])
+            session = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3])  # state ppid pgrp sid
         except (OSError, ValueError, IndexError):
             continue
-        if cmdline.startswith(b"ray::_Worker") and session in sessions:
+        if cmdline.startswith(b"ray::_Worker.run") and session in sessions:  # running a task now
             found.append(int(entry.name))
     return found
 
 
-def test_a_worker_killed_mid_run_fails_its_photos_alone_and_the_rerun_does_them(
+def test_a_worker_killed_mid_run_costs_no_photo(
     ray_cluster: RayCluster, tmp_path: Path, samples: dict[str, RGBImage]
 ) -> None:
+    """Ray restarts the actor and runs its photos again there: the run completes, every photo once."""
     root = tmp_path / "photos"
     total = variants(root, samples, 30)
     store = tmp_path / "lib.db"
@@ -220,22 +221,24 @@ def test_a_worker_killed_mid_run_fails_its_photos_alone_and_the_rerun_does_them(
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ray_cluster.env
     )
-    deadline = time.monotonic() + 180
-    while photos_done(store) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    victims = actor_pids(ray_cluster)
-    assert len(victims) == 2, victims
-    os.kill(victims[0], signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 1 and "Traceback" not in err, err
-    report = json.loads(out)
-    failures = report["failures"]
-    assert 1 <= len(failures) <= 2 and {f["code"] for f in failures} == {"model_error"}, failures
-    assert report["indexed"] == total - len(failures)  # the other actor, and the restarted one, went on
-
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ray_cluster.env)
-    assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["indexed"] == len(failures)
+    try:
+        deadline = time.monotonic() + 180
+        while photos_done(store) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        victims = actor_pids(ray_cluster)
+        while not victims and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+            victims = actor_pids(ray_cluster)
+        assert victims and proc.poll() is None
+        os.kill(victims[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err, (out, err)
+    report = json.loads(out)  # stdout holds the report alone: Ray's own notice of the death is withheld
+    assert report["indexed"] == total and report["failures"] == []
     counts = faces_per_photo(store)
     assert len(counts) == total and set(counts.values()) == {1}
 
