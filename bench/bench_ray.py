@@ -5,7 +5,8 @@ The folder: N composed 4032x3024 JPEGs (1-10 LFW faces of 40-800 px each, ``test
 built once under ``artifacts/library-bench/phone-*`` by bench/bench_library.py's builder). Runs,
 each into a fresh SQLite store, one after the other:
 
-- ``faceprint index DIR --workers C`` (the local process pool, C = cores);
+- ``faceprint index DIR --workers C`` (the local process pool, C = cores), and the same with
+  ``OMP_NUM_THREADS=1``, the value Ray gives its one-CPU workers;
 - ``--ray`` on one node offering C CPUs (``scripts/ray.sh start --nodes 1 --cpus C``): C actors;
 - ``--ray`` on two nodes offering C/2 CPUs each (the same C actors, spread over two raylets);
 - ``--ray`` on two nodes offering C CPUs each (2C actors: more actors than cores).
@@ -95,6 +96,7 @@ def main() -> None:
     half = max(cores // 2, 1)
     runs: list[tuple[str, int, int]] = [
         ("local", 0, 0),
+        ("local-omp1", 0, 0),
         ("ray", 1, cores),
         ("ray", 2, half),
         ("ray", 2, cores),
@@ -102,9 +104,13 @@ def main() -> None:
     for kind, nodes, cpus in runs:
         before = os.getloadavg()[0]
         store = args.out / f"ray-bench-{kind}-{nodes}x{cpus}.db"
-        if kind == "local":
-            seconds, report = index(store, folder, "--workers", str(cores))
-            label, shape, workers, spread = "`faceprint index` (local pool)", "-", cores, "-"
+        if kind.startswith("local"):
+            # Ray starts its workers with OMP_NUM_THREADS=1 (num_cpus=1); the local pool's processes
+            # inherit this environment: the second row runs them as Ray does.
+            env = {**os.environ, "OMP_NUM_THREADS": "1"} if kind == "local-omp1" else None
+            seconds, report = index(store, folder, "--workers", str(cores), env=env)
+            label = "`faceprint index` (local pool)" + (", OMP_NUM_THREADS=1" if env else "")
+            shape, workers, spread = "-", cores, "-"
         else:
             seconds, report, started = on_ray(store, folder, nodes, cpus)
             label = f"`--ray`, {nodes} node{'s' if nodes > 1 else ''} (cluster start {started:.1f} s)"
@@ -114,10 +120,12 @@ def main() -> None:
         print(
             f"| {label} | {shape} | {workers} | {seconds:.1f} s | {rate:.2f} | {inner:.2f} "
             f"| {report['faces']:,} | {spread} "
-            f"| {before:.2f} / {os.getloadavg()[0]:.2f} |"
+            f"| {before:.2f} / {os.getloadavg()[0]:.2f} |",
+            flush=True,
         )
     print(
-        "\nindex time: the whole 'faceprint index' command (start-up, Ray connection and model loading included)"
+        "\ncommand time and photos/s: the whole 'faceprint index' command (start-up, Ray connection, model "
+        "loading); in the run: the report's own seconds (from the walk to the last commit)"
     )
 
 
