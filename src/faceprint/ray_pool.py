@@ -121,8 +121,8 @@ def connect(address: str) -> Any:
 def _withhold_pushed_errors() -> None:
     """Ray 2.60's driver prints the errors raylets push to it (a dead worker's, ...) on *stdout*
     (``ray._private.worker.print_to_stdstream``), which would corrupt ``--json`` and show Ray's
-    multi-line diagnostics as ours. The photo's failure is reported as ``model_error``; Ray's text
-    stays in the node's logs. Only the name the listener thread calls is replaced."""
+    multi-line diagnostics as ours. The photo is run again (or reported as ``model_error``); Ray's
+    text stays in the node's logs. Only the name the listener thread calls is replaced."""
     module = importlib.import_module("ray._private.worker")
     if hasattr(module, "print_to_stdstream"):
         setattr(module, "print_to_stdstream", _withheld)  # noqa: B010 (a module typed without it)
@@ -130,15 +130,6 @@ def _withhold_pushed_errors() -> None:
 
 def _withheld(data: dict[str, Any], **_: Any) -> None:
     _log.info("withheld %d line(s) Ray pushed to this driver", len(data.get("lines", ())))
-
-
-def disconnect() -> None:
-    """Leave the cluster this module connected to (its actors are ended with the driver)."""
-    global _connected
-    with _lock:
-        if _connected is not None:
-            _ray().shutdown()
-            _connected = None
 
 
 class _Worker:
