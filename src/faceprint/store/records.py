@@ -82,14 +82,26 @@ class Sample:
 
 @dataclass(frozen=True)
 class SubjectMatch:
-    """A subject whose best template passed the search threshold."""
+    """A subject whose best template passed the search threshold.
+
+    ``crowding``: when several subjects passed, they are ordered by ``similarity - crowding / 2``
+    (:mod:`faceprint.store.crowding`); None when this face matched one subject only.
+    """
 
     subject: str
     similarity: float
     fmr: float  # false match rate at this similarity (per comparison)
+    crowding: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "similarity": round(self.similarity, 6), "fmr": self.fmr}
+        out: dict[str, Any] = {
+            "subject": self.subject,
+            "similarity": round(self.similarity, 6),
+            "fmr": self.fmr,
+        }
+        if self.crowding is not None:
+            out["crowding"] = round(self.crowding, 6)
+        return out
 
 
 @dataclass(frozen=True)

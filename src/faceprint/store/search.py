@@ -13,7 +13,7 @@ from . import consent
 from .database import Connection
 from .openset import decision_rule
 from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
-from .scoring import identify
+from .scoring import Candidate, identify
 
 if TYPE_CHECKING:
     from .gallery import Probe, Store
@@ -51,7 +51,7 @@ def search_many(
             assert face.template is not None
             if model is not None and face.template.model != model:
                 raise StoreError(f"this store holds {model} templates; the probe is {face.template.model}")
-        found: list[list[tuple[str, float]]] = [[] for _ in faces]
+        found: list[list[Candidate]] = [[] for _ in faces]
         if index is not None:
             queries = np.stack([f.template.vector for f in faces if f.template])
             protected = store.protector.protect(queries)
@@ -59,7 +59,10 @@ def search_many(
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
-                matches=tuple(SubjectMatch(name, sim, calibration.fmr(sim)) for name, sim in matches),
+                matches=tuple(
+                    SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding)
+                    for c in matches
+                ),
                 masked=face.masked if face.mask_score is not None else None,
             )
             for face, matches in zip(faces, found, strict=True)
