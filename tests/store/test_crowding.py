@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from faceprint import Store
+from faceprint.faces import Template
 from faceprint.store import crowding
-from faceprint.store.records import Sample, Template
+from faceprint.store.records import Sample
 
 FMR = 0.05  # loose, so that many subjects pass and the order is what is tested
 
@@ -16,7 +17,7 @@ FMR = 0.05  # loose, so that many subjects pass and the order is what is tested
 def around(base: np.ndarray, n: int, scale: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = base[None, :] + rng.normal(0, scale, (n, base.size)).astype(np.float32)
-    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+    return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True), dtype=np.float32)
 
 
 def enrol(store: Store, vectors: np.ndarray, model: str, prefix: str, purpose: str) -> None:
