@@ -202,6 +202,7 @@ def score_protocol(
     tie: float | None = None,
     gallery_templates: NDArray[np.float32] | None = None,
     name: str | None = None,
+    crowding: bool = True,
 ) -> IdentificationReport:
     """Score ``protocol`` on the faces of ``table``, decided as the store decides.
 
@@ -209,6 +210,7 @@ def score_protocol(
     ``--fmr`` point; without it (another library's templates) the default point is
     ``face_recognition``'s rule (nearest within distance 0.6). ``gallery_templates`` replaces the
     gallery's templates (one row per gallery entry; zero rows: not enrolled), e.g. augmented ones.
+    ``crowding``: order the subjects that pass as the store does by default (:attr:`Settings.crowding`).
     """
     row = {f: i for i, f in enumerate(table.files)}
     missing = [f for f in protocol.files if f not in row]
@@ -256,8 +258,8 @@ def score_protocol(
 
     s_mated, s_strangers = scores(mated, None), scores(strangers, own)
     # the store's order (crowding) for faceprint's templates; another library's rule: the nearest
-    crowding = gallery_crowding(gallery, enrolled) if calibration is not None else None
-    outcome = mated_outcomes(s_mated, truth, crowding)
+    crowd = gallery_crowding(gallery, enrolled) if calibration is not None and crowding else None
+    outcome = mated_outcomes(s_mated, truth, crowd)
     best_strangers = s_strangers.max(axis=1) if len(s_strangers) else np.zeros(0)
     n_enrolled = int(enrolled.sum())
 
@@ -388,5 +390,7 @@ def evaluate_identification(
             on_total(len(protocol.files))
         table = find_faces(root, protocol.files, settings=settings, workers=workers, progress=progress)
     calibration = load_calibration(table.model)
-    report = score_protocol(protocol, table, calibration=calibration, fpir=fpir, fmr=fmr)
+    report = score_protocol(
+        protocol, table, calibration=calibration, fpir=fpir, fmr=fmr, crowding=settings.crowding
+    )
     return dataclasses.replace(report, seconds=time.perf_counter() - started)

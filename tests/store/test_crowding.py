@@ -3,9 +3,13 @@ crowding, computed from the gallery as it is now, within the search's purpose.""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import faceprint
 from faceprint import Store
 from faceprint.faces import Template
 from faceprint.store import crowding
@@ -75,7 +79,7 @@ def test_subjects_that_pass_are_ordered_by_crowding_corrected_similarity(
 
 
 def test_a_hub_loses_its_lead_to_a_lonelier_subject_and_gets_it_back_when_its_crowd_is_erased(
-    gallery: tuple[Store, np.ndarray, str],
+    gallery: tuple[Store, np.ndarray, str], store_location: str | Path
 ) -> None:
     store, probe, model = gallery
     rng = np.random.default_rng(7)
@@ -95,6 +99,10 @@ def test_a_hub_loses_its_lead_to_a_lonelier_subject_and_gets_it_back_when_its_cr
     enrol(store, crowd, model, "crowd", "p")
     first = store.search(Template(probe, model), purpose="p", fmr=FMR).faces[0].matches[0]
     assert first.subject == "x1"  # the lonely subject: the hub's crowding costs it the lead
+    raw = dataclasses.replace(store.settings, crowding=False)
+    with faceprint.open_store(store_location, settings=raw) as plain:  # FACEPRINT_CROWDING=0
+        matches = plain.search(Template(probe, model), purpose="p", fmr=FMR).faces[0].matches
+        assert matches[0].subject == "x0" and all(m.crowding is None for m in matches)
     for i in range(len(crowd)):
         store.erase(f"crowd{i}")
     assert store.search(Template(probe, model), purpose="p", fmr=FMR).faces[0].matches[0].subject == "x0"

@@ -33,13 +33,16 @@ def identify(
     top_k: int,
     decision: Decision,
     index: VectorSearch,
+    *,
+    reorder: bool = True,
 ) -> list[list[Candidate]]:
     """Per protected query: up to ``top_k`` subjects that ``decision`` names, best first.
 
     ``index`` was synced first; ``active`` are :func:`.consent.active_params` for now. The
     cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score. When
     two or more pass (against :data:`.crowding.MIN_SUBJECTS` or more), the best
-    :data:`.crowding.RERANKED` of them are ordered by similarity less half their crowding.
+    :data:`.crowding.RERANKED` of them are ordered by similarity less half their crowding
+    (``reorder``, :attr:`Settings.crowding`).
     """
     total = len(index)
     if total == 0:
@@ -60,7 +63,7 @@ def identify(
         if k:
             mean, std = cohort_stats([c.similarity for c in best], k)
             best = [c for c in best if decision.passes(c.similarity, (c.similarity - mean) / std)]
-        if decision.eligible >= MIN_SUBJECTS:
+        if reorder and decision.eligible >= MIN_SUBJECTS:
             best = _reordered(db, index, best, purpose, active)
         answers.append(best[:top_k])
     return answers

@@ -55,7 +55,16 @@ def search_many(
         if index is not None:
             queries = np.stack([f.template.vector for f in faces if f.template])
             protected = store.protector.protect(queries)
-            found = identify(store.db, protected, purpose, store.active_params(), top_k, decision, index)
+            found = identify(
+                store.db,
+                protected,
+                purpose,
+                store.active_params(),
+                top_k,
+                decision,
+                index,
+                reorder=store.settings.crowding,
+            )
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
