@@ -169,6 +169,11 @@ class MatchOut(_Out):
     subject: str
     similarity: float
     fmr: float
+    crowding: float | None = Field(
+        default=None,
+        description="when several subjects passed: the mean similarity of this subject's template to its 20 "
+        "nearest other subjects; they are listed by similarity - crowding / 2",
+    )
 
 
 class FaceSearchOut(_Out):

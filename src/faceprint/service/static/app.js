@@ -115,7 +115,8 @@ async function drawSearch(file, result) {
     const item = document.createElement("li");
     item.className = "face";
     item.textContent = "face " + (i + 1) + (face.masked ? " (masked)" : "") + ": " +
-      (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) + ")").join(", ") : "no match");
+      (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) +
+        (m.crowding == null ? "" : ", crowding " + m.crowding.toFixed(3)) + ")").join(", ") : "no match");
     list.appendChild(item);
     if (!face.box) return;
     const [l, t, r, b] = face.box;
