@@ -189,6 +189,8 @@ class SearchOut(_Out):
     fmr: float = Field(description="per-comparison false match rate at the threshold")
     fpir: float | None = Field(description="the bound on strangers named, when the rule is FPIR")
     eligible: int = Field(description="subjects compared against")
+    model: str = Field(default="", description="the template model the decision was made in")
+    calibration: str = Field(default="", description="where that model's calibration table comes from")
 
 
 class ConsentOut(_Out):

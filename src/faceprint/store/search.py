@@ -84,6 +84,8 @@ def search_many(
                 fpir=decision.fpir,
                 rule=decision.rule,
                 eligible=decision.eligible,
+                model=calibration.model,
+                calibration=calibration.source,
             )
         )
 

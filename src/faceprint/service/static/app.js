@@ -177,7 +177,8 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       const r = await api("/v1/search", { method: "POST", body: form });
       await drawSearch(file, r);
-      $("search-rule").textContent = "threshold " + r.threshold.toFixed(4) + " (" + r.rule + ")";
+      $("search-rule").textContent = "threshold " + r.threshold.toFixed(4) + " (" + r.rule + "); model " +
+        r.model + ", calibrated on " + r.calibration;
       const names = r.faces.flatMap((f) => f.matches.map((m) => m.subject));
       status("search done: " + (names.length ? names.join(", ") : "no match"));
     } catch (e) { status(e.message, true); }
