@@ -156,3 +156,19 @@ def test_the_store_never_imports_the_engine_or_the_models(package: str) -> None:
     banned = {m for m in MODULES if m == "faceprint.engine" or m.startswith("faceprint.models")}
     found = {m: sorted(_imports(m, top_level_only=False) & banned) for m in inside}
     assert {m: d for m, d in found.items() if d} == {}
+
+
+#: Modules stay under about 400 lines (docs/architecture.md); these are over it, each for a stated
+#: reason, and may not grow past the length given here (drop a module from the list once it is
+#: back under the limit).
+MAX_LINES = 400
+LONGER = {
+    "faceprint.store.vector_index": 460,  # the faiss index and its file format (being changed apart)
+    "faceprint.identification": 440,  # the 1:N protocol and its report (being changed apart)
+}
+
+
+def test_no_module_is_longer_than_the_limit() -> None:
+    lengths = {m: len(path.read_text(encoding="utf-8").splitlines()) for m, path in MODULES.items()}
+    over = {m: n for m, n in lengths.items() if n > LONGER.get(m, MAX_LINES)}
+    assert over == {}

@@ -80,7 +80,7 @@ class ShapePredictor5:
     name = "dlib-5pt"
 
     def __init__(self, path: Path) -> None:
-        from .dlib_format import read_shape_predictor
+        from .dlib_shape_predictor import read_shape_predictor
 
         self._dlib = import_dlib()
         self._predictor = _load(self._dlib.shape_predictor, path)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidInput
 from ..imageio import RGBImage
-from .dlib_format import read_resnet
+from .dlib_net import read_resnet
 from .onnx_graph import build_onnx, cache_dir, cached_file, file_sha256, open_session
 
 __all__ = ["OnnxResNetEmbedder", "load_onnx_session"]
@@ -44,7 +44,7 @@ def load_onnx_session(path: Path, *, image_size: int | None, threads: int, cache
 
 
 def _read_mmod(path: Path) -> Any:
-    from .dlib_format import read_mmod
+    from .dlib_net import read_mmod
 
     return read_mmod(path)
 
