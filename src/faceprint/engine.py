@@ -11,7 +11,6 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from .align import face_chip
 from .calibrate import Calibration
 from .choice import ChosenFace, choose
 from .config import MIRROR_SUFFIX, Settings
@@ -270,17 +269,13 @@ class Engine:
     ) -> NDArray[np.float32]:
         """Embeddings of faces given as (image, landmarks), in one embedder call; mirror-averaged
         when the engine mirrors (unit length is left to :class:`Template`). ``chips``: the faces'
-        dlib chips, already cut for the mask test, used when the embedder takes that very chip."""
+        dlib chips, already cut for the mask test, used when the embedder's chip is that very one
+        (:attr:`faceprint.models.Embedder.chip_padding`)."""
         embedder = self._embedder_model()
-        cut = getattr(embedder, "cut", None)  # an operator's model cuts chips by its manifest
-        size, padding = embedder.chip_size, embedder.chip_padding
-        if chips is not None and not cut and (size, padding) == (CHIP_SIZE, CHIP_PADDING):
-            chips = list(chips)
+        if chips is not None and (embedder.chip_size, embedder.chip_padding) == (CHIP_SIZE, CHIP_PADDING):
+            chips = list(chips)  # the embedder cuts the mask test's very chip: no second cut
         else:
-            chips = [
-                cut(image, pts) if cut else face_chip(image, pts, size=size, padding=padding)
-                for image, pts in faces
-            ]
+            chips = [embedder.cut(image, pts) for image, pts in faces]
         if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:

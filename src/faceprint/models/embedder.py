@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..align import face_chip
 from ..errors import InvalidInput
 from ..imageio import RGBImage
 from .dlib_net import read_resnet
@@ -59,6 +60,10 @@ class OnnxResNetEmbedder:
 
     def __init__(self, path: Path, *, threads: int = 0, cache: str = "") -> None:
         self._session = load_onnx_session(path, image_size=self.chip_size, threads=threads, cache=cache)
+
+    def cut(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """dlib's chip (get_face_chip) at :attr:`chip_size` and :attr:`chip_padding`."""
+        return face_chip(image, landmarks, size=self.chip_size, padding=self.chip_padding)
 
     def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         if not chips:

@@ -44,13 +44,14 @@ def _fixed(dim: Any) -> int | None:
 class OnnxRecogniser:
     """An operator's recogniser: aligned chips in (as its manifest states), ``dim`` floats out."""
 
-    chip_padding = 0.0
-
     def __init__(self, manifest: OperatorManifest, path: Path | None = None, *, threads: int = 0) -> None:
         self.manifest = manifest
         self.model_id = manifest.model_id
         self.dim = manifest.dim
         self.chip_size = manifest.width
+        a = manifest.alignment
+        #: dlib's padding when the chip is dlib's get_face_chip (:meth:`cut`), else None
+        self.chip_padding: float | None = a.padding if a.method == "dlib" else None
         path = path or manifest.onnx_path
         if not path.is_file():
             raise ModelError(
