@@ -314,8 +314,8 @@ def apply_migrations(
     for part in parts:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (part.key,)).fetchone()
         if row is None:
-            adopted = part.adopted is not None and version >= part.adopted[0]
-            have = part.adopted[1] if part.adopted is not None and adopted else 0
+            adopted = part.adopted
+            have = adopted[1] if adopted is not None and version >= adopted[0] else 0
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (part.key, str(have)))
         else:
             have = int(row[0])
