@@ -14,6 +14,7 @@ __all__ = [
     "InvalidImage",
     "InvalidInput",
     "ManyFaces",
+    "MissingExtra",
     "ModelError",
     "NoFace",
     "NotFound",
@@ -57,6 +58,13 @@ class ModelError(FaceprintError):
     """A model file is missing, unreadable or of an unknown kind."""
 
     code = "model_error"
+
+
+class MissingExtra(FaceprintError):
+    """An optional part of faceprint is needed that is not installed; the message names the extra
+    that installs it (``pip install 'faceprint[server]'``, ``[plot]``, ``[postgres]``)."""
+
+    code = "missing_extra"
 
 
 class ManyFaces(InvalidInput):
