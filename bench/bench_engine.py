@@ -63,7 +63,7 @@ def onnx_table(images: list[tuple[str, RGBImage]], fr: object) -> None:
     import dlib
 
     from faceprint.models import dlib_backend
-    from faceprint.models.dlib_format import read_resnet
+    from faceprint.models.dlib_net import read_resnet
     from faceprint.models.onnx_graph import net_flops
     from faceprint.models.registry import model_path
 

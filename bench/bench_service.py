@@ -43,7 +43,7 @@ def photos() -> tuple[bytes, bytes]:
 
     images = sample_images()
     out = []
-    for name in ("astronaut (scikit-image)", "astronaut, changed copy"):
+    for name in ("astronaut (NASA)", "astronaut, changed copy"):
         buf = io.BytesIO()
         Image.fromarray(images[name]).save(buf, "JPEG", quality=92)
         out.append(buf.getvalue())

@@ -15,6 +15,7 @@ brute-force scan of the same matrix, with rank-1 agreement against exact search.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -141,6 +142,30 @@ def main() -> int:
                     f"{np.percentile(lat, 50):.2f} / {np.percentile(lat, 99):.2f} ms ({found.rule})",
                 )
             )
+        # gallery crowding: the same searches with it on (the default) and off, interleaved
+        plain_settings = dataclasses.replace(faceprint.Settings.from_env(), crowding=False)
+        with faceprint.open_store(path, actor="bench", settings=plain_settings) as plain:
+            plain.search(Template(queries[0], MODEL), purpose="bench")  # loads its index
+            for top_k in (1, 5):
+                on, off, reordered = [], [], []
+                for q in queries:
+                    for target, out in ((store, on), (plain, off)):
+                        t0 = time.perf_counter()
+                        found = target.search(Template(q, MODEL), purpose="bench", top_k=top_k, fmr=0.5)
+                        out.append(time.perf_counter() - t0)
+                        if target is store:
+                            reordered.append(any(m.crowding is not None for m in found.faces[0].matches))
+                mask = np.asarray(reordered)
+                for label, times in (("crowding on (default)", on), ("crowding off", off)):
+                    lat = np.asarray(times) * 1000
+                    some = f"{np.percentile(lat[mask], 50):.2f} ms" if mask.any() else "-"
+                    rows.append(
+                        (
+                            f"Store.search p50 / p99, fmr 0.5, top_k {top_k}, {label}",
+                            f"{np.percentile(lat, 50):.2f} / {np.percentile(lat, 99):.2f} ms; p50 of the "
+                            f"{int(mask.sum())}/{len(mask)} searches it reorders: {some}",
+                        )
+                    )
         probes = [Template(q, MODEL) for q in queries]
         t0 = time.perf_counter()
         batched = store.search_many(probes, purpose="bench", top_k=1, fmr=0.5)

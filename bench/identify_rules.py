@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceprint.calibrate import load_calibration
-from faceprint.identification import FaceTable, _fnir_at_fpir, build_protocol, people_folders
+from faceprint.identification import FaceTable, build_protocol, people_folders
+from faceprint.identification_rates import fnir_at_fpir
 
 Scores = NDArray[np.float64]
 Rule = Callable[[Scores], tuple[Scores, NDArray[np.int64]]]
@@ -91,7 +92,7 @@ def znorm(cohort: NDArray[np.int64]) -> Rule:
 
 
 def line(name: str, mated: Scores, ok: NDArray[np.bool_], strangers: Scores) -> str:
-    fnir = [_fnir_at_fpir(mated, ok, strangers, t) for t in (0.1, 0.01, 0.001)]
+    fnir = [fnir_at_fpir(mated, ok, strangers, t) for t in (0.1, 0.01, 0.001)]
     return f"{name:52s} rank-1 {np.mean(ok):.4f}  FNIR@FPIR 0.1 {fnir[0]:.4f}  0.01 {fnir[1]:.4f}  0.001 {fnir[2]:.4f}"
 
 
@@ -128,7 +129,7 @@ def main() -> int:
     for factor in (30, 10, 5, 3):
         floors = [calibration.threshold(max(factor * t / n, calibration.min_fmr)) for t in (0.1, 0.01, 0.001)]
         fnir = [
-            _fnir_at_fpir(np.where(sm.max(1) >= f, zm, -np.inf), ok, np.where(ss.max(1) >= f, zs, -np.inf), t)
+            fnir_at_fpir(np.where(sm.max(1) >= f, zm, -np.inf), ok, np.where(ss.max(1) >= f, zs, -np.inf), t)
             for f, t in zip(floors, (0.1, 0.01, 0.001), strict=True)
         ]
         print(

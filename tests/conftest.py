@@ -9,13 +9,13 @@ import struct
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import faceprint
 from faceprint.demo import sample_images
 from faceprint.imageio import RGBImage, load_image_and_digest
+from faceprint.samples import sample_photo
 from faceprint.store import Sample
 from tests.postgres import postgres  # noqa: F401 (a session fixture for every test folder)
 from tests.ray import ray_cluster  # noqa: F401 (the two-node Ray cluster, started on first use)
@@ -40,9 +40,9 @@ def engine() -> faceprint.Engine:
 def samples() -> dict[str, RGBImage]:
     images = sample_images()
     return {
-        "astronaut": images["astronaut (scikit-image)"],
+        "astronaut": images["astronaut (NASA)"],
         "astronaut_copy": images["astronaut, changed copy"],
-        "hopper": images["grace_hopper (matplotlib)"],
+        "hopper": images["grace_hopper (US Navy)"],
     }
 
 
@@ -96,11 +96,9 @@ def bomb_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def no_face_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real photo without a face: scikit-image's coffee cup."""
-    import skimage.data
-
+    """A real photo without a face: the coffee cup of :mod:`faceprint.samples`."""
     path = tmp_path_factory.mktemp("noface") / "coffee.png"
-    Image.fromarray(np.asarray(skimage.data.coffee())).save(path)
+    Image.fromarray(sample_photo("coffee")).save(path)
     return path
 
 

@@ -59,6 +59,7 @@ def test_enroll_search_erase_round_trip(
     # every answer says which threshold it used and why: the default bounds FPIR over the gallery
     assert lines[0]["rule"] == "fpir 0.01 over 2 subjects" and lines[0]["eligible"] == 2
     assert lines[0]["fpir"] == 0.01 and lines[0]["fmr"] == pytest.approx(0.005)
+    assert lines[0]["model"].startswith("dlib-resnet-v1") and lines[0]["calibration"].startswith("LFW")
     assert 0.8 < lines[0]["threshold"] < 1
 
     code, out, _ = run(*gallery, "subjects", "--json")

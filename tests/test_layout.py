@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,39 @@ def test_the_store_never_imports_the_engine_or_the_models(package: str) -> None:
     banned = {m for m in MODULES if m == "faceprint.engine" or m.startswith("faceprint.models")}
     found = {m: sorted(_imports(m, top_level_only=False) & banned) for m in inside}
     assert {m: d for m, d in found.items() if d} == {}
+
+
+#: Modules stay under about 400 lines (docs/architecture.md); these are over it, each for a stated
+#: reason, and may not grow past the length given here (drop a module from the list once it is
+#: back under the limit).
+MAX_LINES = 400
+LONGER = {
+    "faceprint.store.vector_index": 460,  # the faiss index and its file format (being changed apart)
+}
+
+
+def test_no_module_is_longer_than_the_limit() -> None:
+    lengths = {m: len(path.read_text(encoding="utf-8").splitlines()) for m, path in MODULES.items()}
+    over = {m: n for m, n in lengths.items() if n > LONGER.get(m, MAX_LINES)}
+    assert over == {}
+
+
+def test_the_store_names_no_table_another_package_owns() -> None:
+    """SQL in ``store/`` never names the library's tables: they are the library's (its schema
+    steps, its re-sealer), reached through what it registers."""
+    pytest.importorskip("numpy")
+    from faceprint.store.schema import schema_parts
+
+    owned = {table for part in schema_parts() for table in part.tables}
+    assert owned  # the library's tables, at least
+    sql = re.compile(r"\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|VACUUM)\b")
+    found = []
+    for name, path in MODULES.items():
+        if not name.startswith("faceprint.store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                found += [
+                    f"{name}:{node.lineno}: {t}" for t in sorted(set(re.findall(r"\w+", node.value)) & owned)
+                ]
+    assert found == []

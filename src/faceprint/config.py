@@ -66,6 +66,11 @@ class Settings:
     #: (crypto-shredding: copies in backups, WAL and replicas become unreadable). On by default;
     #: off seals new subjects under the storage key as before schema 4 (for comparison only).
     subject_keys: bool = True
+    #: 1:N: when two or more subjects pass a search, order them by similarity less half their
+    #: crowding (the mean similarity of their template to its 20 nearest other subjects), from 500
+    #: eligible subjects on. Who is named is unchanged; +1 point of rank-1 with 4,000 distractors
+    #: (docs/identification.md). Off: by raw similarity, as before.
+    crowding: bool = True
     #: Retention: a subject not enrolled or matched for this many days is erased by the retention
     #: sweep and no longer matched (0 = no idle limit). Default: 3 years (Illinois BIPA).
     max_idle_days: int = 1095

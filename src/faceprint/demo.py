@@ -1,7 +1,7 @@
-"""``faceprint demo``: the engine end to end on photos that installed packages ship.
+"""``faceprint demo``: the engine end to end on the public-domain photos faceprint ships.
 
-scikit-image ships a portrait of astronaut Eileen Collins, matplotlib one of Grace Hopper. No
-second photo of either person ships with a package, so the "same person" case compares the
+:mod:`faceprint.samples` holds a portrait of astronaut Eileen Collins (NASA) and one of Grace
+Hopper (US Navy). No second photo of either person ships, so the "same person" case compares the
 astronaut photo with a changed copy of it (mirrored, shrunk, darkened, JPEG-recompressed).
 """
 
@@ -10,33 +10,27 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageEnhance
 from rich.console import Console
 from rich.table import Table
 
 from .draw import draw_faces, save_image
 from .engine import Engine
-from .errors import ModelError
 from .gallery import Gallery as Store
 from .imageio import RGBImage, decode, load_image
+from .samples import sample_path, sample_photo
 
 __all__ = ["run_demo", "sample_images"]
 
 
 def sample_images() -> dict[str, RGBImage]:
     """The demo photos: name -> RGB array."""
-    try:
-        import skimage.data
-        from matplotlib import cbook
-    except ImportError as exc:  # pragma: no cover - both are dependencies
-        raise ModelError(f"the demo needs scikit-image and matplotlib ({exc})") from None
-    astronaut = load_image(np.asarray(skimage.data.astronaut(), dtype=np.uint8))  # type: ignore[no-untyped-call]
-    hopper = load_image(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    astronaut = load_image(sample_photo("astronaut"))
+    hopper = load_image(sample_path("grace_hopper"))
     return {
-        "astronaut (scikit-image)": astronaut,
+        "astronaut (NASA)": astronaut,
         "astronaut, changed copy": _changed_copy(astronaut),
-        "grace_hopper (matplotlib)": hopper,
+        "grace_hopper (US Navy)": hopper,
     }
 
 
@@ -116,7 +110,7 @@ def run_demo(
 def _gallery_demo(console: Console, store: Store, images: dict[str, RGBImage]) -> None:
     purpose, subject = "faceprint demo", "demo: Eileen Collins"
     names = list(images)
-    store.enroll(subject, [images[names[0]]], purpose=purpose, evidence="public sample photo (scikit-image)")
+    store.enroll(subject, [images[names[0]]], purpose=purpose, evidence="public-domain sample photo (NASA)")
     table = Table(
         title=f"1:N search in {store.location} (purpose {purpose!r}, FMR 1e-3)", title_justify="left"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
@@ -12,72 +11,30 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from .align import face_chip
 from .calibrate import Calibration
 from .choice import ChosenFace, choose
 from .config import MIRROR_SUFFIX, Settings
 from .errors import InvalidInput, NoFace
 from .faces import Box, Face, Template
-from .frontend import fit_side, refine_boxes
-from .imageio import REDUCTIONS, ImageSource, Photo, RGBImage, load_image
-from .maskscore import CHIP_PADDING, CHIP_SIZE, chip_mask_score, mask_chip
+from .imageio import ImageSource, Photo, RGBImage, load_image
+from .locate import Located, Locator
+from .maskscore import CHIP_PADDING, CHIP_SIZE
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
-from .models.landmarks import fit_box
 from .models.onnx_recogniser import load_recogniser
 from .models.operator import recogniser_calibration
-from .models.registry import detector_defaults, detector_names, load_detector, load_landmarker
-from .quality import Quality, assess
+from .models.registry import detector_defaults, load_detector, load_landmarker
 
 __all__ = ["Engine", "FaceInput"]
 
 #: What verify accepts on either side: an image (path, bytes, array), a face, or a template.
 FaceInput: TypeAlias = ImageSource | Photo | Face | Template
 
-#: A face is aligned on the smallest decode of its photo in which it is at least this wide: the
-#: embedder's 150 px chip holds a face about 100 px wide, so nothing it could use is lost.
-_CHIP_FACE = 100
-#: The working image may be this much smaller than the working side when that saves a resize
-#: (a JPEG decoded at a DCT scale whose longer side is within 10% of the working side is used as
-#: it is; otherwise the next larger scale is decoded and resized).
-_WORKING_SLACK = 0.9
-#: A detection whose two eye keypoints are closer than this share of its box width is dropped.
-_EYES = 0.15
-#: A detection whose refined box is smaller than this share of the detector's box is dropped: the
-#: 5-point predictor's points collapsed onto one spot, as they do on texture that is not a face.
-_COLLAPSED = 0.2
-#: A hit in original pixels: its box, score, and the detector's keypoints (or None).
-_Hit: TypeAlias = tuple[Box, float, "NDArray[np.float64] | None"]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class _Found:
-    """A located face, with the decode it was located on and its landmarks in that decode."""
-
-    face: Face
-    image: RGBImage
-    points: NDArray[np.float64]
-    sx: float  # pixels of ``image`` per original pixel, across
-    sy: float  # and down
-    chip: RGBImage  # dlib's 150 px chip, cut once for the mask test and the embedder
-
-    def quality(self) -> Quality:
-        b = self.face.box
-        box = Box(b.left * self.sx, b.top * self.sy, b.right * self.sx, b.bottom * self.sy)
-        local = dataclasses.replace(self.face, box=box, landmarks=self.points)
-        return assess(self.image, local, scale=1.0 / math.sqrt(self.sx * self.sy))
-
 
 def _default(detector: str, key: str) -> int:
     value = detector_defaults(detector)[key]
     assert isinstance(value, int)
     return value
-
-
-def _reduction(box: tuple[float, float, float, float]) -> int:
-    """The largest reduction of the photo in which a face with this box is still :data:`_CHIP_FACE` wide."""
-    side = min(box[2] - box[0], box[3] - box[1])
-    return max(r for r in REDUCTIONS if r == 1 or side / r >= _CHIP_FACE)
 
 
 class Engine:
@@ -217,116 +174,16 @@ class Engine:
 
     def _analyse(
         self, photo: Photo, limit: int | None = None, boxes: Sequence[Box] | None = None
-    ) -> list[_Found]:
-        """Faces largest first (ties: higher score first), located for the first ``limit`` only;
-        with ``boxes``, the faces in those boxes (no detection)."""
-        if boxes is not None:
-            for box in boxes:
-                if box.width <= 1 or box.height <= 1:
-                    raise InvalidInput(f"box {box.as_list()} is empty")
-            return self._locate(photo, [(box, float("nan"), None) for box in boxes], "given")
-        detector, _, _ = self._models(embed=False)
-        hits = self._find(photo, detector)
-        hits.sort(key=lambda h: (h[0].area, h[1]), reverse=True)
-        return self._locate(photo, hits[:limit], detector.name)
-
-    def _find(self, photo: Photo, detector: Detector) -> list[_Hit]:
-        """The detector's hits in original pixel coordinates."""
-        side, longest = self.working_side, max(photo.size)
-        if side and longest > side:
-            image = photo.at(photo.reduction_for(math.ceil(side * _WORKING_SLACK)))
-            if max(image.shape[:2]) > side:
-                image = fit_side(image, side)
-        else:
-            image = photo.full()
-        sx, sy = photo.width / image.shape[1], photo.height / image.shape[0]
-        with self._run_lock:
-            found = detector.detect(image, self.upsample)
-        # the mapping of the detector that ran (a test double or an operator's has none)
-        known = detector.name in detector_names()
-        mapping = detector_defaults(detector.name).get("dlib_box") if known else None
-        hits: list[_Hit] = []
-        for d in found:
-            points = None if d.keypoints is None else np.asarray(d.keypoints, dtype=np.float64) * (sx, sy)
-            if points is not None and np.linalg.norm(points[0] - points[1]) < _EYES * (d.right - d.left) * sx:
-                continue  # eyes almost on top of each other: not a face (real ones: 0.3-0.5 of the box)
-            box = Box(d.left * sx, d.top * sy, d.right * sx, d.bottom * sy)
-            if isinstance(mapping, list):  # the detector's box moved and scaled onto dlib's (its manifest)
-                dx, dy, scale = (float(v) for v in mapping)
-                half = box.width * scale / 2
-                cx, cy = box.center[0] + dx * box.width, box.center[1] + dy * box.width
-                box = Box(cx - half, cy - half, cx + half, cy + half)
-            hits.append((box, d.score, points))
-        return hits
-
-    def _locate(self, photo: Photo, hits: Sequence[_Hit], detector: str) -> list[_Found]:
-        """The 5 landmarks of each hit, from its box (of dlib's kind; refined with ``refine_landmarks``).
-
-        Each face is located on the smallest decode of the photo in which it is still about as wide
-        as the embedder's chip (:func:`_reduction`); a face whose settled box calls for another
-        decode is located again there, so that the face at its reported box gives the same points
-        (and template) whatever else is in the photo.
-        """
-        if not hits:
-            return []
-        starts = [(h[0].left, h[0].top, h[0].right, h[0].bottom) for h in hits]
-        found: list[_Found | None] = [None] * len(hits)
-        todo = list(range(len(hits)))
-        for attempt in range(2):
-            by_reduction: dict[int, list[int]] = {}
-            for i in todo:
-                by_reduction.setdefault(_reduction(starts[i]), []).append(i)
-            photo.prefetch(by_reduction)
-            todo = []
-            for reduce, members in sorted(by_reduction.items()):
-                image = photo.at(reduce)
-                sx, sy = image.shape[1] / photo.width, image.shape[0] / photo.height
-                boxes, points = self._landmarks(image, [starts[i] for i in members], sx, sy)
-                for i, box, pts in zip(members, boxes, points, strict=True):
-                    settled = (box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy)
-                    if attempt == 0 and _reduction(settled) != reduce:
-                        starts[i], todo = settled, [*todo, i]
-                        continue
-                    found[i] = self._found(hits[i], detector, image, settled, pts, sx, sy)
-        return [f for f in found if f is not None]
-
-    def _landmarks(
-        self, image: RGBImage, starts: Sequence[tuple[float, float, float, float]], sx: float, sy: float
-    ) -> tuple[list[tuple[float, float, float, float]], NDArray[np.float64]]:
-        """The (settled) boxes and points, in ``image``'s pixels, of faces starting from ``starts``
-        (original pixels)."""
-        _, landmarker, _ = self._models(embed=False)
-        boxes = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in starts]
-        with self._run_lock:
-            points = landmarker.locate_many(image, boxes)
-            if self.settings.refine_landmarks:
-                boxes, points = refine_boxes(landmarker, image, boxes, points)
-        return boxes, points
-
-    def _found(
-        self,
-        hit: _Hit,
-        detector: str,
-        image: RGBImage,
-        settled: tuple[float, float, float, float],
-        pts: NDArray[np.float64],
-        sx: float,
-        sy: float,
-    ) -> _Found | None:
-        box, score, keypoints = hit
-        _, landmarker, _ = self._models(embed=False)
-        fitted = fit_box(landmarker.mean_shape, pts)
-        if detector != "given" and fitted[2] - fitted[0] < _COLLAPSED * (settled[2] - settled[0]) * sx:
-            return None  # the predictor's points collapsed: nothing it can place a face on
-        if keypoints is not None:  # the detector's box is not of dlib's kind: report dlib's kind
-            box = Box(*settled)
-        landmarks = pts / (sx, sy)
-        landmarks.setflags(write=False)
-        pts.setflags(write=False)
-        chip = mask_chip(image, pts)
-        masked = chip_mask_score(chip)
-        face = Face(box=box, score=score, landmarks=landmarks, detector=detector, mask_score=masked)
-        return _Found(face, image, pts, sx, sy, chip)
+    ) -> list[Located]:
+        """The faces of ``photo`` located by the front end (:meth:`faceprint.locate.Locator.locate`)."""
+        locator = Locator(
+            lambda: self._models(embed=False)[:2],
+            self.working_side,
+            self.upsample,
+            self.settings.refine_landmarks,
+            self._run_lock,
+        )
+        return locator.locate(photo, limit, boxes)
 
     # -- embedding -----------------------------------------------------------------------------
 
@@ -360,7 +217,7 @@ class Engine:
 
         ``boxes``, when given, holds the boxes to embed for each image (no detection).
         """
-        items: list[list[_Found]] = []
+        items: list[list[Located]] = []
         for i, image in enumerate(images):
             if boxes is not None and i >= len(boxes):
                 raise InvalidInput(f"got {len(boxes)} box lists for more images")
@@ -370,7 +227,7 @@ class Engine:
             raise InvalidInput(f"got {len(boxes)} box lists for {len(items)} images")
         return self._embed_batch(items, quality=quality)
 
-    def _embed_batch(self, items: list[list[_Found]], *, quality: bool = False) -> list[list[Face]]:
+    def _embed_batch(self, items: list[list[Located]], *, quality: bool = False) -> list[list[Face]]:
         """Templates for the faces of several images, through one embedder call."""
         n = sum(len(found) for found in items)
         if n == 0:
@@ -412,17 +269,13 @@ class Engine:
     ) -> NDArray[np.float32]:
         """Embeddings of faces given as (image, landmarks), in one embedder call; mirror-averaged
         when the engine mirrors (unit length is left to :class:`Template`). ``chips``: the faces'
-        dlib chips, already cut for the mask test, used when the embedder takes that very chip."""
+        dlib chips, already cut for the mask test, used when the embedder's chip is that very one
+        (:attr:`faceprint.models.Embedder.chip_padding`)."""
         embedder = self._embedder_model()
-        cut = getattr(embedder, "cut", None)  # an operator's model cuts chips by its manifest
-        size, padding = embedder.chip_size, embedder.chip_padding
-        if chips is not None and not cut and (size, padding) == (CHIP_SIZE, CHIP_PADDING):
-            chips = list(chips)
+        if chips is not None and (embedder.chip_size, embedder.chip_padding) == (CHIP_SIZE, CHIP_PADDING):
+            chips = list(chips)  # the embedder cuts the mask test's very chip: no second cut
         else:
-            chips = [
-                cut(image, pts) if cut else face_chip(image, pts, size=size, padding=padding)
-                for image, pts in faces
-            ]
+            chips = [embedder.cut(image, pts) for image, pts in faces]
         if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:

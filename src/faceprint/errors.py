@@ -15,6 +15,7 @@ __all__ = [
     "InvalidImage",
     "InvalidInput",
     "ManyFaces",
+    "MissingExtra",
     "ModelError",
     "NoFace",
     "NotFound",
@@ -60,6 +61,13 @@ class ModelError(FaceprintError):
     code = "model_error"
 
 
+class MissingExtra(FaceprintError):
+    """An optional part of faceprint is needed that is not installed; the message names the extra
+    that installs it (``pip install 'faceprint[server]'``, ``[plot]``, ``[postgres]``)."""
+
+    code = "missing_extra"
+
+
 class ManyFaces(InvalidInput):
     """Several faces were found where exactly one was required (enrolment is never a guess)."""
 
@@ -95,7 +103,7 @@ class StoreUnavailable(StoreError):
 
 class ClusterUnavailable(FaceprintError):
     """The compute cluster named for the work (a Ray address) cannot be used: nothing answers
-    there, it is not a Ray cluster, it has no CPUs, or Ray is not installed. Nothing was written."""
+    there, it refuses this client (token authentication), or it has no CPU. Nothing was written."""
 
     code = "cluster_unavailable"
 

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from .config import Settings
 from .engine import Engine
 from .errors import InvalidInput
+from .extras import import_extra
 from .faces import Box
 from .imageio import RGBImage
 from .workers import WorkerPool, one_thread_each
@@ -338,9 +339,10 @@ def evaluate_lfw(
 
 
 def plot_lfw(report: LfwReport, path: str | os.PathLike[str]) -> None:
-    """Write ROC and DET curves of ``report`` to an image file (PNG, SVG, PDF by extension)."""
-    import matplotlib
+    """Write ROC and DET curves of ``report`` to an image file (PNG, SVG, PDF by extension).
 
+    Needs the ``plot`` extra (matplotlib): :class:`~faceprint.errors.MissingExtra` without it."""
+    matplotlib = import_extra("matplotlib", "plot", "plotting (--plot)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -39,7 +39,16 @@ from .config import Settings
 from .errors import InvalidInput
 from .face_table import FaceTable, find_faces
 from .faces import Box
-from .store.openset import DEFAULT_FPIR, cohort_stats, decision_rule
+from .identification_rates import (
+    as_z,
+    cohort_moments,
+    det_curve,
+    fnir_at_fpir,
+    gallery_crowding,
+    mated_outcomes,
+    top_z,
+)
+from .store.openset import DEFAULT_FPIR, decision_rule
 
 __all__ = [
     "FaceTable",
@@ -193,6 +202,7 @@ def score_protocol(
     tie: float | None = None,
     gallery_templates: NDArray[np.float32] | None = None,
     name: str | None = None,
+    crowding: bool = True,
 ) -> IdentificationReport:
     """Score ``protocol`` on the faces of ``table``, decided as the store decides.
 
@@ -200,6 +210,7 @@ def score_protocol(
     ``--fmr`` point; without it (another library's templates) the default point is
     ``face_recognition``'s rule (nearest within distance 0.6). ``gallery_templates`` replaces the
     gallery's templates (one row per gallery entry; zero rows: not enrolled), e.g. augmented ones.
+    ``crowding``: order the subjects that pass as the store does by default (:attr:`Settings.crowding`).
     """
     row = {f: i for i, f in enumerate(table.files)}
     missing = [f for f in protocol.files if f not in row]
@@ -246,10 +257,9 @@ def score_protocol(
         return s
 
     s_mated, s_strangers = scores(mated, None), scores(strangers, own)
-    top_mated = np.argmax(s_mated, axis=1) if len(s_mated) else np.zeros(0, dtype=np.int64)
-    top_ok = (top_mated == truth) & np.isfinite(s_mated.max(axis=1) if len(s_mated) else np.zeros(0))
-    rank1 = float(np.mean(top_ok)) if len(top_ok) else float("nan")
-    best_mated = s_mated.max(axis=1) if len(s_mated) else np.zeros(0)
+    # the store's order (crowding) for faceprint's templates; another library's rule: the nearest
+    crowd = gallery_crowding(gallery, enrolled) if calibration is not None and crowding else None
+    outcome = mated_outcomes(s_mated, truth, crowd)
     best_strangers = s_strangers.max(axis=1) if len(s_strangers) else np.zeros(0)
     n_enrolled = int(enrolled.sum())
 
@@ -257,11 +267,17 @@ def score_protocol(
     if cohort is not None and n_enrolled < cohort.min_size:
         cohort = None
     k = cohort.k if cohort is not None else 1
-    z_mated, z_strangers = _top_z(s_mated, k), _top_z(s_strangers, k)
+    mean, std = cohort_moments(s_mated, k)
+    z_mate, z_blocker = as_z(outcome.mate, mean, std), as_z(outcome.blocker, mean, std)
+    z_strangers = top_z(s_strangers, k)
 
     def point(name: str, threshold: float, z: float | None = None) -> OperatingPoint:
-        named_m = top_ok & (best_mated >= threshold) & (z_mated >= (z if z is not None else -np.inf))
-        named_s = (best_strangers >= threshold) & (z_strangers >= (z if z is not None else -np.inf))
+        need = z if z is not None else -np.inf
+        named_m = outcome.named(
+            (outcome.mate >= threshold) & (z_mate >= need),
+            (outcome.blocker >= threshold) & (z_blocker >= need),
+        )
+        named_s = (best_strangers >= threshold) & (z_strangers >= need)
         fpir_ = float(np.mean(named_s)) if len(named_s) else 0.0
         return OperatingPoint(name, threshold, fpir_, float(np.mean(~named_m)) if len(named_m) else 0.0)
 
@@ -274,8 +290,9 @@ def score_protocol(
             points.append(point(per.rule, per.threshold))
     fr = 1 - FACE_RECOGNITION_TOLERANCE**2 / 2  # |a - b| <= 0.6  <=>  a.b >= 0.82 for unit vectors
     points.append(point("face_recognition: nearest within distance 0.6", fr))
-    raw = {f"{t:g}": _fnir_at_fpir(best_mated, top_ok, best_strangers, t) for t in FPIR_TARGETS}
-    det = _det(best_mated, top_ok, best_strangers)
+    mate, blocker, ok = outcome.mate, outcome.blocker, outcome.ok
+    raw = {f"{t:g}": fnir_at_fpir(mate, ok, best_strangers, t, blocker) for t in FPIR_TARGETS}
+    det = det_curve(mate, ok, best_strangers, blocker)
     fnir_at = raw
     if cohort is not None and calibration is not None:
         cal, normalised = calibration, cohort
@@ -283,9 +300,10 @@ def score_protocol(
         def family(target: float) -> float:
             """FNIR at FPIR ``target`` of the cohort rule: raw floor for ``target``, z set empirically."""
             floor = cal.threshold(max(normalised.raw_factor * target / n_enrolled, cal.min_fmr))
-            d_m = np.where(best_mated >= floor, z_mated, -np.inf)
+            d_m = np.where(mate >= floor, z_mate, -np.inf)
+            d_b = np.where(blocker >= floor, z_blocker, -np.inf)
             d_s = np.where(best_strangers >= floor, z_strangers, -np.inf)
-            return _fnir_at_fpir(d_m, top_ok, d_s, target)
+            return fnir_at_fpir(d_m, ok, d_s, target, d_b)
 
         fnir_at = {f"{t:g}": family(t) for t in FPIR_TARGETS}
         grid = np.logspace(np.log10(max(1.0 / max(len(best_strangers), 1), 1e-4)), 0, 40)[:-1]
@@ -296,7 +314,7 @@ def score_protocol(
         gallery=n_enrolled,
         mated=len(protocol.mated),
         non_mated=len(strangers),
-        rank1=rank1,
+        rank1=outcome.rank1,
         fnir_at_fpir=fnir_at,
         fnir_at_fpir_raw=raw,
         points=tuple(points),
@@ -307,58 +325,10 @@ def score_protocol(
     )
 
 
-def _top_z(scores: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-    """Per probe: its best subject's z against the next ``k`` subjects (-inf without a face)."""
-    if len(scores) == 0:
-        return np.zeros(0)
-    best = -np.sort(-scores, axis=1)[:, : k + 1]
-    z = np.full(len(scores), -np.inf)
-    for i, row in enumerate(best):
-        row = row[np.isfinite(row)]
-        if len(row):
-            mean, std = cohort_stats(row, k)
-            z[i] = (row[0] - mean) / std
-    return z
-
-
 def _rivalled(table: FaceTable, photo: int, chosen: int) -> bool:
     rows = np.flatnonzero(table.image == photo)
     boxes = [Box(*table.boxes[j]) for j in rows]
     return bool(rivals(boxes, list(table.scores[rows]), int(chosen - rows[0])))
-
-
-def _rates(
-    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64], t: float
-) -> tuple[float, float]:
-    fpir = float(np.mean(stranger >= t)) if len(stranger) else 0.0
-    fnir = float(np.mean(~(ok & (best >= t)))) if len(best) else 0.0
-    return fpir, fnir
-
-
-def _fnir_at_fpir(
-    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64], fpir: float
-) -> float:
-    """FNIR at the lowest threshold that gives at most ``fpir`` of the strangers an answer."""
-    finite = np.sort(stranger[np.isfinite(stranger)])[::-1]
-    if len(stranger) == 0 or fpir * len(stranger) < 1:
-        return float("nan")  # not resolved: fewer strangers than 1 / fpir
-    allowed = int(np.floor(fpir * len(stranger)))
-    threshold = float(np.nextafter(finite[allowed], np.inf)) if allowed < len(finite) else -np.inf
-    return _rates(best, ok, stranger, threshold)[1]
-
-
-def _det(
-    best: NDArray[np.float64], ok: NDArray[np.bool_], stranger: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(FPIR, FNIR) at every threshold a stranger's score sets."""
-    finite = np.sort(stranger[np.isfinite(stranger)])[::-1]
-    if len(finite) == 0 or len(best) == 0:
-        return np.zeros(0), np.zeros(0)
-    thresholds = np.nextafter(finite, np.inf)
-    fpir = np.arange(len(finite)) / len(stranger)
-    hits = np.sort(best[ok])
-    fnir = 1.0 - (len(hits) - np.searchsorted(hits, thresholds, side="left")) / len(best)
-    return fpir, fnir
 
 
 def plot_det(
@@ -420,5 +390,7 @@ def evaluate_identification(
             on_total(len(protocol.files))
         table = find_faces(root, protocol.files, settings=settings, workers=workers, progress=progress)
     calibration = load_calibration(table.model)
-    report = score_protocol(protocol, table, calibration=calibration, fpir=fpir, fmr=fmr)
+    report = score_protocol(
+        protocol, table, calibration=calibration, fpir=fpir, fmr=fmr, crowding=settings.crowding
+    )
     return dataclasses.replace(report, seconds=time.perf_counter() - started)

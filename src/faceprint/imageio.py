@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import jpeg
 from .errors import ImageTooLarge, InvalidImage
 
 __all__ = [
@@ -165,6 +166,10 @@ def _decode(
             size = _oriented_size(im, width, height)
             if header_only:
                 return np.zeros((0, 0, 3), dtype=np.uint8), size, fmt
+            if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L"):  # CMYK and the rest: Pillow
+                fast = jpeg.decode(data, width, height, reduce, _orientation(im))
+                if fast is not None:
+                    return fast, size, fmt
             if reduce > 1 and fmt in ("JPEG", "MPO"):
                 im.draft("RGB", (-(-width // reduce), -(-height // reduce)))
             im.load()
@@ -181,13 +186,18 @@ def _decode(
     return _to_rgb(_apply_orientation(im), name=name), size, fmt
 
 
-def _oriented_size(im: Image.Image, width: int, height: int) -> tuple[int, int]:
-    """(width, height) once the EXIF orientation is applied (5-8 turn the image by 90 degrees)."""
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8; 1, upright, when absent or unreadable)."""
     try:
         orientation = im.getexif().get(0x0112, 1)
     except _EXIF_ERRORS:
-        orientation = 1
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def _oriented_size(im: Image.Image, width: int, height: int) -> tuple[int, int]:
+    """(width, height) once the EXIF orientation is applied (5-8 turn the image by 90 degrees)."""
+    return (height, width) if _orientation(im) in (5, 6, 7, 8) else (width, height)
 
 
 #: The reductions :class:`Photo` and :func:`decode` offer (JPEG's DCT scaling factors).

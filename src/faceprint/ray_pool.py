@@ -76,11 +76,11 @@ def parse_address(address: str) -> tuple[str, int]:
 
 
 def _ray() -> Any:
+    """The ``ray`` module; :class:`~faceprint.errors.MissingExtra` when the extra is missing."""
+    from .extras import import_extra
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before Ray is imported
-    try:
-        return importlib.import_module("ray")
-    except ImportError:
-        raise ClusterUnavailable("Ray is not installed: pip install 'faceprint[ray]'") from None
+    return import_extra("ray", "ray", "--ray")
 
 
 def connect(address: str) -> Any:

@@ -13,6 +13,7 @@ from faceprint.models.manifest import manifest
 from faceprint.models.onnx_graph import open_session
 from faceprint.models.registry import load_detector
 from faceprint.models.tflite_graph import build_onnx_from_tflite
+from faceprint.samples import sample_photo
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,7 @@ def test_finds_the_astronaut_at_every_size(
 
 
 def test_no_face_on_a_face_free_photo(blazeface: BlazeFaceDetector) -> None:
-    import skimage.data
-
-    assert [d for d in blazeface.detect(np.asarray(skimage.data.chelsea()), 0) if d.score > 0.6] == []
+    assert [d for d in blazeface.detect(sample_photo("chelsea"), 0) if d.score > 0.6] == []
 
 
 def test_weighted_nms_averages_a_cluster_and_keeps_the_rest() -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from faceprint.errors import ModelError
-from faceprint.models.dlib_format import Conv, Fc, Op, read_mmod, read_resnet, read_shape_predictor
+from faceprint.models.dlib_net import Conv, Fc, Op, read_mmod, read_resnet
+from faceprint.models.dlib_shape_predictor import read_shape_predictor
 from faceprint.models.registry import model_path
 
 

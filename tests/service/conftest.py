@@ -26,7 +26,7 @@ MAX_BYTES = 3_000_000
 @dataclass
 class Server:
     url: str
-    store_path: Path
+    store_path: Path | str
     keys: dict[str, str]  # scope (or "admin") -> key with only that scope
     uvicorn: uvicorn.Server
     thread: threading.Thread
@@ -40,10 +40,17 @@ class Server:
 
 
 def start_server(
-    store_path: Path, settings: faceprint.Settings, *, workers: int = 1, scopes: tuple[str, ...] = SCOPES
+    store_path: Path | str,
+    settings: faceprint.Settings,
+    *,
+    workers: int = 1,
+    scopes: tuple[str, ...] = SCOPES,
+    keys: dict[str, str] | None = None,
 ) -> Server:
-    with faceprint.open_store(store_path, settings=settings) as store:
-        keys = {scope: store.keys.create(f"{scope}-key", scope)[1] for scope in scopes}
+    """A service on ``store_path`` in a thread, with an API key per scope (new ones unless ``keys``)."""
+    if keys is None:
+        with faceprint.open_store(store_path, settings=settings) as store:
+            keys = {scope: store.keys.create(f"{scope}-key", scope)[1] for scope in scopes}
     app = create_app(settings, store_path, workers=workers)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -31,6 +31,8 @@ def test_both_engines_follow_the_protocol(make: type) -> None:
         engine.remove(np.array([1], dtype=np.int64), seq=2)  # the feed never goes back
     ids, sims = engine.search(vectors[:1], 60)  # more than held: padded
     assert (ids[0, 49:] == -1).all() and np.isneginf(sims[0, 49:]).all()
+    held = engine.vectors(np.array([7, 0, 49], dtype=np.int64))  # 0 was removed: a zero row
+    assert held.shape == (3, 8) and np.allclose(held[[0, 2]], vectors[[7, 49]]) and not held[1].any()
 
 
 def test_the_fake_ranks_exactly_like_the_faiss_index() -> None:

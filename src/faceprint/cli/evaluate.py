@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..extras import import_extra
 from ._shared import cli, cli_settings, emit, engine_options, progress
 
 
@@ -50,6 +51,8 @@ def evaluate_lfw_command(
     """LFW's 10-fold verification protocol: accuracy ± std, EER, TAR at FAR 1e-2 and 1e-3."""
     from ..evaluate import evaluate_lfw, plot_lfw
 
+    if plot is not None:  # before minutes of embedding, not after
+        import_extra("matplotlib", "plot", "--plot")
     settings = cli_settings(detector, upsample, mirror)
     if masked is not None:
         from .masks import masked_lfw
@@ -123,6 +126,8 @@ def evaluate_identify_command(
     """
     from ..identification import evaluate_identification, plot_det
 
+    if plot is not None:  # before minutes of embedding, not after
+        import_extra("matplotlib", "plot", "--plot")
     settings = cli_settings(detector, upsample, mirror)
     with progress("detecting and embedding", None) as (advance, set_total):
         report = evaluate_identification(

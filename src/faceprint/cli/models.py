@@ -107,18 +107,18 @@ def add(onnx_file: Path, manifest_file: Path) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line.")
 def check(name: str, as_json: bool) -> None:
-    """Load model NAME and embed a known photo (scikit-image's astronaut) through the whole pipeline:
+    """Load model NAME and embed a known photo (the astronaut faceprint ships) through the whole pipeline:
     detection, the manifest's alignment, the model. Prints the output shape and a hash of it."""
     import numpy as np
-    import skimage.data
 
     from ..engine import Engine
     from ..models.onnx_recogniser import OnnxRecogniser, output_hash
+    from ..samples import sample_photo
 
     settings = cli_settings(None, None, False)
     m = operator_manifest(models_dir(settings.models_dir), name)
     recogniser = OnnxRecogniser(m, threads=settings.threads)
-    image = np.asarray(skimage.data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
+    image = sample_photo("astronaut")
     faces = Engine(settings).detect(image)
     if not faces:
         raise ModelError("no face found in the astronaut photo: the detector is not working")

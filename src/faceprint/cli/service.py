@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FaceprintError
+from ..extras import missing_extra
 from ..store import SCOPES
 from ._shared import cli, cli_settings, emit, open_gallery
 
@@ -40,9 +40,7 @@ def serve(host: str, port: int, workers: int | None, library: tuple[Path, ...]) 
 
         from ..service import create_app
     except ImportError as exc:
-        raise FaceprintError(
-            f"'faceprint serve' needs the server extra: pip install 'faceprint[server]' ({exc.name} is missing)"
-        ) from None
+        raise missing_extra("server", "'faceprint serve'", exc) from None
 
     settings = cli_settings(None, None, None)
     if library:

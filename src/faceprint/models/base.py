@@ -56,12 +56,25 @@ class Landmarker(Protocol):
 
 
 class Embedder(Protocol):
-    """Turns aligned face chips into embedding vectors."""
+    """Cuts aligned face chips (:meth:`cut`) and turns them into embedding vectors."""
 
     model_id: str
     dim: int
+    #: The chip's width in pixels.
     chip_size: int
-    chip_padding: float
+
+    @property
+    def chip_padding(self) -> float | None:
+        """The padding of dlib's get_face_chip when :meth:`cut` is exactly
+        :func:`faceprint.align.face_chip` at ``chip_size`` with it (then a chip of that size and
+        padding cut elsewhere, such as the mask test's, may be passed as it is); ``None`` when the
+        model cuts its chips another way."""
+        ...
+
+    def cut(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """The chip this model embeds of the face whose 5 predictor points (in ``image``'s pixels)
+        are ``landmarks``."""
+        ...
 
     def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         """Return an (n, dim) float32 array of raw (unnormalised) embeddings."""

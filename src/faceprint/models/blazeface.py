@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ..errors import ModelError
 from ..imageio import RGBImage
+from ..samples import sample_photo
 from .base import Detection
 from .manifest import Manifest
 from .onnx_graph import cache_dir, cached_file, file_sha256, open_session
@@ -35,20 +35,14 @@ _CALIBRATION_VERSION = "c1"
 
 
 def calibration_feeds(multiple: int) -> list[dict[str, NDArray[np.float32]]]:
-    """Inputs that set the int8 graph's activation ranges: the public-domain photos scikit-image and
-    matplotlib ship (the astronaut, Grace Hopper, a cat, a coffee cup), whole and with their faces
-    shrunk onto flat and noisy canvases at the sizes the pyramid sees (16-100 px). Deterministic."""
-    try:
-        import skimage.data
-        from matplotlib import cbook
-    except ImportError as exc:  # pragma: no cover - both are dependencies
-        raise ModelError(f"calibrating the int8 detector needs scikit-image and matplotlib ({exc})") from None
-    hopper = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
+    """Inputs that set the int8 graph's activation ranges: the public-domain photos faceprint ships
+    (:mod:`faceprint.samples`: the astronaut, a cat, a coffee cup, Grace Hopper), whole and with
+    their faces shrunk onto flat and noisy canvases at the sizes the pyramid sees (16-100 px).
+    Deterministic."""
     photos = [
-        Image.fromarray(np.asarray(a)).convert("RGB")
-        for a in (skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee())  # type: ignore[no-untyped-call]
+        Image.fromarray(sample_photo(name)) for name in ("astronaut", "chelsea", "coffee", "grace_hopper")
     ]
-    photos.append(hopper)
+    hopper = photos[-1]
     rng = np.random.default_rng(0)
     images: list[RGBImage] = [np.asarray(p) for p in photos]
     for side in (48, 96, 160, 256):  # a photo of width ``side`` has a face of about side/3

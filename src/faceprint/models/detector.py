@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from ..errors import InvalidInput
 from ..imageio import RGBImage
 from .base import Detection
-from .dlib_format import Conv, read_mmod
+from .dlib_net import Conv, read_mmod
 from .embedder import load_onnx_session
 
 __all__ = ["OnnxCnnDetector", "pyramid_up", "resize_bilinear", "tiled_pyramid_rects"]

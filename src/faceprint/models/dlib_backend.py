@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..align import face_chip
 from ..errors import ModelError
 from ..imageio import RGBImage
 from .base import Detection
@@ -80,7 +81,7 @@ class ShapePredictor5:
     name = "dlib-5pt"
 
     def __init__(self, path: Path) -> None:
-        from .dlib_format import read_shape_predictor
+        from .dlib_shape_predictor import read_shape_predictor
 
         self._dlib = import_dlib()
         self._predictor = _load(self._dlib.shape_predictor, path)
@@ -107,6 +108,10 @@ class ResNetEmbedder:
 
     def __init__(self, path: Path) -> None:
         self._model = _load(import_dlib().face_recognition_model_v1, path)
+
+    def cut(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """dlib's chip (get_face_chip) at :attr:`chip_size` and :attr:`chip_padding`."""
+        return face_chip(image, landmarks, size=self.chip_size, padding=self.chip_padding)
 
     def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         if not chips:

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..align import face_chip
 from ..errors import InvalidInput
 from ..imageio import RGBImage
-from .dlib_format import read_resnet
+from .dlib_net import read_resnet
 from .onnx_graph import build_onnx, cache_dir, cached_file, file_sha256, open_session
 
 __all__ = ["OnnxResNetEmbedder", "load_onnx_session"]
@@ -44,7 +45,7 @@ def load_onnx_session(path: Path, *, image_size: int | None, threads: int, cache
 
 
 def _read_mmod(path: Path) -> Any:
-    from .dlib_format import read_mmod
+    from .dlib_net import read_mmod
 
     return read_mmod(path)
 
@@ -59,6 +60,10 @@ class OnnxResNetEmbedder:
 
     def __init__(self, path: Path, *, threads: int = 0, cache: str = "") -> None:
         self._session = load_onnx_session(path, image_size=self.chip_size, threads=threads, cache=cache)
+
+    def cut(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """dlib's chip (get_face_chip) at :attr:`chip_size` and :attr:`chip_padding`."""
+        return face_chip(image, landmarks, size=self.chip_size, padding=self.chip_padding)
 
     def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         if not chips:

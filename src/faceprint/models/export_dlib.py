@@ -46,7 +46,7 @@ def dlib_manifest(sha256: str, name: str = "dlib-resnet-onnx") -> dict[str, Any]
 
 def export_dlib_resnet(out: Path, name: str = "dlib-resnet-onnx") -> tuple[Path, Path]:
     """Write ``out/<name>.onnx`` and ``out/<name>.json``; returns both paths."""
-    from .dlib_format import read_resnet
+    from .dlib_net import read_resnet
 
     graph = build_onnx(read_resnet(model_path(RECOGNISER)), image_size=150)
     try:

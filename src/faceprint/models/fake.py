@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..align import face_chip
 from ..imageio import RGBImage
 from .base import Backends, Detection
 
@@ -64,6 +65,10 @@ class FakeEmbedder:
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+
+    def cut(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """dlib's chip (get_face_chip) at :attr:`chip_size` and :attr:`chip_padding`."""
+        return face_chip(image, landmarks, size=self.chip_size, padding=self.chip_padding)
 
     def embed_chips(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         self.batches.append(len(chips))

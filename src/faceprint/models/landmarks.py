@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidInput, ModelError
 from ..imageio import RGBImage
-from .dlib_format import ShapePredictorModel, read_shape_predictor
+from .dlib_shape_predictor import ShapePredictorModel, read_shape_predictor
 from .onnx_graph import cache_dir, cached_file, file_sha256
 
 __all__ = ["NumpyShapePredictor", "fit_box", "similarity_transform"]

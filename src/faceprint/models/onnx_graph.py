@@ -1,6 +1,6 @@
 """dlib networks as ONNX graphs, built locally from the ``.dat`` files and cached on disk.
 
-The graph is built with the ``onnx`` package from the layers :mod:`.dlib_format` reads, so no
+The graph is built with the ``onnx`` package from the layers :mod:`.dlib_net` reads, so no
 converted weights are shipped or downloaded. It is written once to the cache directory, named by
 the SHA-256 of the source file, atomically (temporary file, then rename); a missing, truncated or
 corrupt cache file is rebuilt.
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelError
-from .dlib_format import Affine, Conv, DlibNet, Fc, Layer, Op
+from .dlib_net import Affine, Conv, DlibNet, Fc, Layer, Op
 
 __all__ = ["build_onnx", "cache_dir", "cached_file", "file_sha256", "net_flops", "open_session"]
 
@@ -192,7 +192,7 @@ def build_onnx(net: DlibNet, *, image_size: int | None) -> bytes:
         elif layer.kind == "add_prev":
             other, oc, oh, ow = tags[layer.tag]
             current, channels, h, w = _add_padded(node, const, (current, channels, h, w), (other, oc, oh, ow))
-        else:  # pragma: no cover - dlib_format only produces the kinds above
+        else:  # pragma: no cover - dlib_net only produces the kinds above
             raise ModelError(f"cannot convert layer {layer}")
     nodes[-1].output[0] = "output"
     last = net.layers[-1]

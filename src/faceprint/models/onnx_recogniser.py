@@ -25,6 +25,7 @@ from ..align import face_chip
 from ..align_template import landmark_points, template_chip
 from ..errors import InvalidInput, ModelError
 from ..imageio import RGBImage
+from ..samples import sample_photo
 from .onnx_graph import file_sha256, open_session
 from .operator import OperatorManifest, models_dir, operator_manifest, read_manifest, registered
 
@@ -44,13 +45,14 @@ def _fixed(dim: Any) -> int | None:
 class OnnxRecogniser:
     """An operator's recogniser: aligned chips in (as its manifest states), ``dim`` floats out."""
 
-    chip_padding = 0.0
-
     def __init__(self, manifest: OperatorManifest, path: Path | None = None, *, threads: int = 0) -> None:
         self.manifest = manifest
         self.model_id = manifest.model_id
         self.dim = manifest.dim
         self.chip_size = manifest.width
+        a = manifest.alignment
+        #: dlib's padding when the chip is dlib's get_face_chip (:meth:`cut`), else None
+        self.chip_padding: float | None = a.padding if a.method == "dlib" else None
         path = path or manifest.onnx_path
         if not path.is_file():
             raise ModelError(
@@ -132,16 +134,16 @@ class OnnxRecogniser:
         return vectors
 
     def self_test(self) -> NDArray[np.float32]:
-        """One embedding of a real photo (scikit-image's astronaut, centre crop) through the model."""
+        """One embedding of a real photo (the astronaut of :mod:`faceprint.samples`, centre crop)
+        through the model."""
         return self.embed_chips([astronaut_chip(self.manifest.width, self.manifest.height)])
 
 
 def astronaut_chip(width: int, height: int) -> RGBImage:
-    """scikit-image's astronaut photo, its face region resized to ``width`` x ``height``."""
-    import skimage.data
+    """The astronaut photo (:mod:`faceprint.samples`), its face region resized to ``width`` x ``height``."""
     from PIL import Image
 
-    image = np.asarray(skimage.data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
+    image = sample_photo("astronaut")
     face = Image.fromarray(image[20:240, 140:320]).resize((width, height), Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(face, dtype=np.uint8))
 

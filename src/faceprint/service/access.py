@@ -55,7 +55,7 @@ def require(scope: str | None, cost: float = 1.0) -> Callable[..., Coroutine[Any
         request.state.key_name = key.name
         if scope is not None and not key.allows(scope):
             raise Refusal(403, f"the key {key.name!r} lacks the scope {scope!r}")
-        wait = service.limiter.take(key.key_id, cost)
+        wait = await run_in_threadpool(service.limiter.take, key.key_id, cost)  # a round trip when shared
         if wait > 0:
             raise Refusal(429, "rate limit exceeded; slow down", headers={"Retry-After": str(int(wait) + 1)})
         return key

@@ -85,7 +85,9 @@ def create_app(
         sweeper: asyncio.Task[None] | None = None
         try:
             await pool.warm()
-            app.state.service = Service(settings, store, pool, RateLimiter(settings.rate_limit), metrics)
+            shared = store.db if store.db.dialect == "postgres" else None  # one budget for every replica
+            limiter = RateLimiter(settings.rate_limit, shared)
+            app.state.service = Service(settings, store, pool, limiter, metrics)
             library_routes.start(app)  # warm the People page's first thumbnails
             sweeper = asyncio.create_task(_sweep_forever(store, settings.sweep_minutes))
             log.info("faceprint service ready: %d inference worker(s)", count)

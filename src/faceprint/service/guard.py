@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import FaceprintError
+from ..store import rate_buckets
+from ..store.database import Database
 
 __all__ = ["Guard", "Metrics", "RateLimiter", "Refusal", "error_body", "status_of"]
 
@@ -80,11 +82,16 @@ def code_of(exc: HTTPException) -> str:
 
 
 class RateLimiter:
-    """A token bucket per API key: ``per_minute`` requests a minute, bursts of a tenth of that."""
+    """A token bucket per API key: ``per_minute`` requests a minute, bursts of a tenth of that.
 
-    def __init__(self, per_minute: int) -> None:
+    ``shared``: a PostgreSQL store's database holds the buckets (:mod:`faceprint.store.rate_buckets`),
+    so every replica of the service draws on the same budget; else they live in this process.
+    """
+
+    def __init__(self, per_minute: int, shared: Database | None = None) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, per_minute / 10.0)
+        self.shared = shared
         self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
         self._lock = threading.Lock()
 
@@ -92,6 +99,8 @@ class RateLimiter:
         """0 if a request (costing ``cost`` requests) may go now, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
+        if self.shared is not None:
+            return rate_buckets.take(self.shared, key_id, cost, self.rate, self.capacity)
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.capacity, now))

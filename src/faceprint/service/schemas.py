@@ -169,6 +169,11 @@ class MatchOut(_Out):
     subject: str
     similarity: float
     fmr: float
+    crowding: float | None = Field(
+        default=None,
+        description="when several subjects passed: the mean similarity of this subject's template to its 20 "
+        "nearest other subjects; they are listed by similarity - crowding / 2",
+    )
 
 
 class FaceSearchOut(_Out):
@@ -184,6 +189,8 @@ class SearchOut(_Out):
     fmr: float = Field(description="per-comparison false match rate at the threshold")
     fpir: float | None = Field(description="the bound on strangers named, when the rule is FPIR")
     eligible: int = Field(description="subjects compared against")
+    model: str = Field(default="", description="the template model the decision was made in")
+    calibration: str = Field(default="", description="where that model's calibration table comes from")
 
 
 class ConsentOut(_Out):

@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
+from ..extras import missing_extra
+
 __all__ = ["Connection", "Cursor", "Database", "Dialect", "is_url", "open_database"]
 
 T = TypeVar("T")
@@ -84,7 +86,10 @@ def is_url(location: str | os.PathLike[str]) -> bool:
 def open_database(location: str | os.PathLike[str]) -> Database:
     """The database at ``location``: a PostgreSQL URL, or a SQLite file path."""
     if is_url(location):
-        from .postgres import PostgresDatabase  # psycopg is only needed for PostgreSQL
+        try:
+            from .postgres import PostgresDatabase  # psycopg is only needed for PostgreSQL
+        except ImportError as exc:
+            raise missing_extra("postgres", "a PostgreSQL store", exc) from None
 
         return PostgresDatabase(str(location))
     from .sqlite import Database as SQLiteDatabase

@@ -33,7 +33,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from ..errors import StoreError, StoreUnavailable
-from .schema import MIGRATIONS, SCHEMA_VERSION, check_version
+from .schema import apply_migrations, schema_parts
 
 __all__ = ["CHANNEL", "PostgresDatabase", "redact"]
 
@@ -235,11 +235,13 @@ class PostgresDatabase:
             if row is None:
                 conn.execute("INSERT INTO faceprint_schema (version) VALUES (0)")
             version = 0 if row is None else int(row[0])
-            check_version(version, f"the database {self.location}")
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step].statements(self.dialect):
-                    conn.execute(statement)
-                conn.execute("UPDATE faceprint_schema SET version = ?", (step,))
+            apply_migrations(
+                conn,
+                self.dialect,
+                version,
+                lambda v: conn.execute("UPDATE faceprint_schema SET version = ?", (v,)),
+                f"the database {self.location}",
+            )
 
     def schema_version(self) -> int:
         with self.read() as conn:
@@ -257,9 +259,8 @@ class PostgresDatabase:
         """
         raw = self._take()
         try:
-            raw.execute(
-                "VACUUM templates, subjects, subject_keys, faces, photos, photo_paths, people, face_not_person"
-            )
+            owned = [table for part in schema_parts() for table in part.tables]  # e.g. the library's
+            raw.execute(f"VACUUM {', '.join(['templates', 'subjects', 'subject_keys', *owned])}")
             return True
         except psycopg.Error as exc:
             log.warning("VACUUM after an erasure failed: %s", exc.__class__.__name__)

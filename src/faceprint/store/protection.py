@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import importlib
 import os
 import uuid
 from collections.abc import Callable
@@ -26,9 +25,10 @@ from numpy.typing import NDArray
 from ..errors import StoreError
 from ..privacy import KeyFile, Keyring, TemplateTransform, keys_by_id, open_sealed, seal, sealed_key_id
 from .database import Connection, Database
+from .schema import import_table_owners
 from .subject_keys import SubjectKeys
 
-__all__ = ["RESEAL_PROVIDERS", "Protector", "Resealer", "key_file_path", "register_resealer", "resealers"]
+__all__ = ["Protector", "Resealer", "key_file_path", "register_resealer", "resealers"]
 
 _CHECK = b"faceprint key check"
 
@@ -36,10 +36,6 @@ _CHECK = b"faceprint key check"
 #: transaction; returns the rows rewritten.
 Resealer = Callable[[Connection, "Protector", "Protector"], int]
 _resealers: dict[str, Resealer] = {}
-#: Modules that own tables of sealed templates beside the gallery's ``templates`` and register their
-#: :data:`Resealer` when imported. Key rotation imports them first, so that no table is left sealed
-#: under a destroyed key whoever opened the store; the store never imports them statically.
-RESEAL_PROVIDERS = ("faceprint.library.tables",)
 
 
 def register_resealer(table: str, resealer: Resealer) -> None:
@@ -48,9 +44,10 @@ def register_resealer(table: str, resealer: Resealer) -> None:
 
 
 def resealers() -> dict[str, Resealer]:
-    """The registered re-sealers by table, after importing every :data:`RESEAL_PROVIDERS` module."""
-    for module in RESEAL_PROVIDERS:
-        importlib.import_module(module)
+    """The registered re-sealers by table, after importing every module that owns tables
+    (``schema.TABLE_OWNERS``), so that no table is left sealed under a destroyed key whoever
+    opened the store."""
+    import_table_owners()
     return dict(_resealers)
 
 

@@ -82,14 +82,26 @@ class Sample:
 
 @dataclass(frozen=True)
 class SubjectMatch:
-    """A subject whose best template passed the search threshold."""
+    """A subject whose best template passed the search threshold.
+
+    ``crowding``: when several subjects passed, they are ordered by ``similarity - crowding / 2``
+    (:mod:`faceprint.store.crowding`); None when this face matched one subject only.
+    """
 
     subject: str
     similarity: float
     fmr: float  # false match rate at this similarity (per comparison)
+    crowding: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "similarity": round(self.similarity, 6), "fmr": self.fmr}
+        out: dict[str, Any] = {
+            "subject": self.subject,
+            "similarity": round(self.similarity, 6),
+            "fmr": self.fmr,
+        }
+        if self.crowding is not None:
+            out["crowding"] = round(self.crowding, 6)
+        return out
 
 
 @dataclass(frozen=True)
@@ -120,13 +132,16 @@ class SearchResult:
     fpir: float | None = None  # the bound asked for, when the threshold was set by FPIR
     rule: str = ""  # why this threshold: "fpir 0.01 over 1200 subjects" or "fmr 0.001 per comparison"
     eligible: int = 0  # subjects compared against (consented to the purpose, not expired)
+    model: str = ""  # the template model the decision was made in
+    calibration: str = ""  # where that model's calibration table comes from (Calibration.source)
 
     @property
     def matched(self) -> bool:
         return any(face.matches for face in self.faces)
 
     def to_json(self) -> dict[str, Any]:
-        """The faces and the decision: ``threshold``, ``rule``, ``fmr``, ``fpir``, ``eligible``."""
+        """The faces and the decision: ``threshold``, ``rule``, ``fmr``, ``fpir``, ``eligible``,
+        ``model`` and ``calibration``."""
         return {
             "faces": [face.to_json() for face in self.faces],
             "threshold": round(self.threshold, 6),
@@ -134,6 +149,8 @@ class SearchResult:
             "fmr": self.fmr,
             "fpir": self.fpir,
             "eligible": self.eligible,
+            "model": self.model,
+            "calibration": self.calibration,
         }
 
 

@@ -1,16 +1,28 @@
 """1:N scoring: the vector search's candidates -> the best template per eligible subject -> the
-subjects the decision rule names (:mod:`.openset`), best first."""
+subjects the decision rule names (:mod:`.openset`), best first (several: reordered by their
+crowding, :mod:`.crowding`)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from .consent import ACTIVE
+from .crowding import MIN_SUBJECTS, RERANKED, crowding, eligible_owners
 from .database import Database
 from .openset import Decision, cohort_stats
 from .vector_search import FloatArray, VectorSearch
 
-__all__ = ["best_per_subject", "identify"]
+__all__ = ["Candidate", "best_per_subject", "identify"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A subject's best template for a probe; ``crowding`` when it was reordered by it."""
+
+    subject: str
+    similarity: float
+    template: int
+    crowding: float | None = None
 
 
 def identify(
@@ -21,18 +33,23 @@ def identify(
     top_k: int,
     decision: Decision,
     index: VectorSearch,
-) -> list[list[tuple[str, float]]]:
-    """Per protected query: up to ``top_k`` (subject, best similarity) that ``decision`` names, best first.
+    *,
+    reorder: bool = True,
+) -> list[list[Candidate]]:
+    """Per protected query: up to ``top_k`` subjects that ``decision`` names, best first.
 
     ``index`` was synced first; ``active`` are :func:`.consent.active_params` for now. The
-    cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score.
+    cohort-normalised rule needs the best ``k + 1`` eligible subjects whatever they score. When
+    two or more pass (against :data:`.crowding.MIN_SUBJECTS` or more), the best
+    :data:`.crowding.RERANKED` of them are ordered by similarity less half their crowding
+    (``reorder``, :attr:`Settings.crowding`).
     """
     total = len(index)
     if total == 0:
         return [[] for _ in queries]
     k = decision.k if decision.z is not None else 0
     floor = -math.inf if k else decision.threshold
-    answers: list[list[tuple[str, float]]] = []
+    answers: list[list[Candidate]] = []
     for query in queries:
         wanted = min(total, top_k * 4 + 32 + (k + 1 if k else 0))
         while True:
@@ -44,10 +61,28 @@ def identify(
                 break
             wanted = min(total, wanted * 4)
         if k:
-            mean, std = cohort_stats([sim for _, sim in best], k)
-            best = [(name, sim) for name, sim in best if decision.passes(sim, (sim - mean) / std)]
+            mean, std = cohort_stats([c.similarity for c in best], k)
+            best = [c for c in best if decision.passes(c.similarity, (c.similarity - mean) / std)]
+        if reorder and decision.eligible >= MIN_SUBJECTS:
+            best = _reordered(db, index, best, purpose, active)
         answers.append(best[:top_k])
     return answers
+
+
+def _reordered(
+    db: Database,
+    index: VectorSearch,
+    passed: list[Candidate],
+    purpose: str,
+    active: tuple[str | None, str | None],
+) -> list[Candidate]:
+    if len(passed) < 2:
+        return passed
+    head, tail = passed[:RERANKED], passed[RERANKED:]
+    crowd = crowding(db, index, [c.template for c in head], [c.subject for c in head], purpose, active)
+    head = [Candidate(c.subject, c.similarity, c.template, r) for c, r in zip(head, crowd, strict=True)]
+    head.sort(key=lambda c: c.similarity - (c.crowding or 0.0) / 2, reverse=True)
+    return head + tail
 
 
 def best_per_subject(
@@ -56,26 +91,13 @@ def best_per_subject(
     purpose: str,
     active: tuple[str | None, str | None],
     threshold: float,
-) -> list[tuple[str, float]]:
-    """The best similarity per eligible subject among ``hits`` (template id, similarity) at ``threshold``+."""
+) -> list[Candidate]:
+    """The best template per eligible subject among ``hits`` (template id, similarity) at ``threshold``+."""
     passing = [(i, s) for i, s in hits if s >= threshold]
-    if not passing:
-        return []
-    marks = ",".join("?" * len(passing))
-    with db.read() as conn:
-        owners = {
-            int(r[0]): str(r[1])
-            for r in conn.execute(
-                # CROSS JOIN: SQLite must look the few templates up by id first, not walk every
-                # subject of the purpose (150 ms at 200,000 subjects); PostgreSQL plans it alike
-                f"SELECT t.id, s.name FROM templates t CROSS JOIN subjects s "
-                f"WHERE s.id = t.subject_id AND t.id IN ({marks}) AND s.purpose = ? AND {ACTIVE}",
-                (*[i for i, _ in passing], purpose, *active),
-            )
-        }
-    best: dict[str, float] = {}
+    owners = eligible_owners(db, [i for i, _ in passing], purpose, active)
+    best: dict[str, Candidate] = {}
     for template_id, sim in passing:
         name = owners.get(template_id)
-        if name is not None and sim > best.get(name, -2.0):
-            best[name] = sim
-    return sorted(best.items(), key=lambda item: item[1], reverse=True)
+        if name is not None and (name not in best or sim > best[name].similarity):
+            best[name] = Candidate(name, sim, template_id)
+    return sorted(best.values(), key=lambda c: c.similarity, reverse=True)

@@ -13,7 +13,7 @@ from . import consent
 from .database import Connection
 from .openset import decision_rule
 from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
-from .scoring import identify
+from .scoring import Candidate, identify
 
 if TYPE_CHECKING:
     from .gallery import Probe, Store
@@ -51,15 +51,27 @@ def search_many(
             assert face.template is not None
             if model is not None and face.template.model != model:
                 raise StoreError(f"this store holds {model} templates; the probe is {face.template.model}")
-        found: list[list[tuple[str, float]]] = [[] for _ in faces]
+        found: list[list[Candidate]] = [[] for _ in faces]
         if index is not None:
             queries = np.stack([f.template.vector for f in faces if f.template])
             protected = store.protector.protect(queries)
-            found = identify(store.db, protected, purpose, store.active_params(), top_k, decision, index)
+            found = identify(
+                store.db,
+                protected,
+                purpose,
+                store.active_params(),
+                top_k,
+                decision,
+                index,
+                reorder=store.settings.crowding,
+            )
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
-                matches=tuple(SubjectMatch(name, sim, calibration.fmr(sim)) for name, sim in matches),
+                matches=tuple(
+                    SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding)
+                    for c in matches
+                ),
                 masked=face.masked if face.mask_score is not None else None,
             )
             for face, matches in zip(faces, found, strict=True)
@@ -72,6 +84,8 @@ def search_many(
                 fpir=decision.fpir,
                 rule=decision.rule,
                 eligible=decision.eligible,
+                model=calibration.model,
+                calibration=calibration.source,
             )
         )
 

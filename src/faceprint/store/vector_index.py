@@ -156,6 +156,17 @@ class VectorIndex:
                 scores[start : start + len(block)] = found
         return ids, scores
 
+    def vectors(self, ids: IdArray) -> FloatArray:
+        """The stored vectors of ``ids`` (n, dim); a zero row for an id not held."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        with self._lock.read():
+            for n, i in enumerate(ids.tolist()):
+                row = self._rows.get(i)
+                if row is not None:
+                    out[n] = self._vectors[row]
+        return out
+
     def _approximate(self, queries: FloatArray, k: int) -> tuple[NDArray[np.int64], FloatArray]:
         wanted = max(k, self.rerank)
         params = faiss.SearchParametersIVF()

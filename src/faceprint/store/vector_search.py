@@ -36,6 +36,10 @@ class VectorSearch(Protocol):
         """Ids (q, k) padded with -1 and their similarities (``-inf`` for padding), best first."""
         ...
 
+    def vectors(self, ids: IdArray) -> FloatArray:
+        """The stored vectors of ``ids`` (n, dim); a zero row for an id not held."""
+        ...
+
     def __len__(self) -> int: ...
 
     @property
@@ -49,7 +53,7 @@ class FakeVectorSearch:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.vectors: dict[int, FloatArray] = {}
+        self._held: dict[int, FloatArray] = {}
         self._seq = 0
 
     def _advance(self, seq: int) -> None:
@@ -62,12 +66,12 @@ class FakeVectorSearch:
             raise InvalidInput(f"{len(ids)} ids for {len(vectors)} vectors")
         self._advance(seq)
         for i, vector in zip(np.asarray(ids).tolist(), np.asarray(vectors, dtype=np.float32), strict=True):
-            self.vectors[int(i)] = vector.copy()
+            self._held[int(i)] = vector.copy()
 
     def remove(self, ids: IdArray, *, seq: int) -> None:
         self._advance(seq)
         for i in np.asarray(ids).tolist():
-            self.vectors.pop(int(i), None)
+            self._held.pop(int(i), None)
 
     def search(self, queries: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
         if k < 1:
@@ -75,16 +79,23 @@ class FakeVectorSearch:
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.dim)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        if self.vectors:
-            keys = np.fromiter(self.vectors, np.int64, len(self.vectors))
-            sims = queries @ np.stack(list(self.vectors.values())).T
+        if self._held:
+            keys = np.fromiter(self._held, np.int64, len(self._held))
+            sims = queries @ np.stack(list(self._held.values())).T
             order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
             ids[:, : order.shape[1]] = keys[order]
             scores[:, : order.shape[1]] = np.take_along_axis(sims, order, axis=1)
         return ids, scores
 
+    def vectors(self, ids: IdArray) -> FloatArray:
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for row, i in enumerate(np.asarray(ids).tolist()):
+            if int(i) in self._held:
+                out[row] = self._held[int(i)]
+        return out
+
     def __len__(self) -> int:
-        return len(self.vectors)
+        return len(self._held)
 
     @property
     def seq(self) -> int:

@@ -115,7 +115,8 @@ async function drawSearch(file, result) {
     const item = document.createElement("li");
     item.className = "face";
     item.textContent = "face " + (i + 1) + (face.masked ? " (masked)" : "") + ": " +
-      (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) + ")").join(", ") : "no match");
+      (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) +
+        (m.crowding == null ? "" : ", crowding " + m.crowding.toFixed(3)) + ")").join(", ") : "no match");
     list.appendChild(item);
     if (!face.box) return;
     const [l, t, r, b] = face.box;
@@ -176,7 +177,8 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       const r = await api("/v1/search", { method: "POST", body: form });
       await drawSearch(file, r);
-      $("search-rule").textContent = "threshold " + r.threshold.toFixed(4) + " (" + r.rule + ")";
+      $("search-rule").textContent = "threshold " + r.threshold.toFixed(4) + " (" + r.rule + "); model " +
+        r.model + ", calibrated on " + r.calibration;
       const names = r.faces.flatMap((f) => f.matches.map((m) => m.subject));
       status("search done: " + (names.length ? names.join(", ") : "no match"));
     } catch (e) { status(e.message, true); }
