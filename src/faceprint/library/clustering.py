@@ -35,7 +35,8 @@ class Clustering(LibraryPart):
         params = params or self._params()
         model = self._model()
         protector = self.store.protector
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> ClusterReport:
             rows = conn.execute(
                 "SELECT id, photo_id, reasons, person_id, clustered, vector FROM faces WHERE model_id = ? "
                 "ORDER BY id",
@@ -105,6 +106,9 @@ class Clustering(LibraryPart):
             self._audit(
                 conn, "library-cluster", assigned, f"{len(fresh)} new people, {len(result.merged)} merged"
             )
+            return report
+
+        report: ClusterReport = self._db.transact(work)  # run again after a transient failure (PostgreSQL)
         return report
 
     @staticmethod

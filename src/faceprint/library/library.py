@@ -240,7 +240,8 @@ class Library(Clustering, People):
             ]
         duplicates = len(in_folder) - len(set(in_folder))
         seconds = time.perf_counter() - start
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> None:
             self._audit(
                 conn,
                 "library-index",
@@ -248,6 +249,8 @@ class Library(Clustering, People):
                 f"{indexed} photos indexed, {known} known, {unchanged} unchanged, {removed} paths removed, "
                 f"{len(failures)} failed",
             )
+
+        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
         return IndexReport(
             files=len(files),
             indexed=indexed,
@@ -262,7 +265,7 @@ class Library(Clustering, People):
         )
 
     def _add_path(self, path: str, photo_id: int, size: int, mtime_ns: int) -> None:
-        with self._db.write() as conn:
+        def work(conn: Any) -> None:
             conn.execute("DELETE FROM photo_paths WHERE path = ?", (path,))
             conn.execute(
                 "INSERT INTO photo_paths (path, photo_id, size, mtime_ns, seen_at) VALUES (?, ?, ?, ?, ?)",
@@ -270,11 +273,14 @@ class Library(Clustering, People):
             )
             self._drop_orphans(conn)
 
+        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
+
     def _write_photo(self, digest: str, analysis: Analysis, paths: Sequence[tuple[str, int, int]]) -> int:
         """The photo, its faces and its paths, in one transaction."""
         protector = self.store.protector
         now = self._now()
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> int:
             cur = conn.execute(
                 "INSERT INTO photos (digest, width, height, indexed_at) VALUES (?, ?, ?, ?) RETURNING id",
                 (digest, analysis.width, analysis.height, now),
@@ -304,15 +310,21 @@ class Library(Clustering, People):
                     (path, photo_id, size, mtime_ns, now),
                 )
             self._drop_orphans(conn)
+            return photo_id
+
+        photo_id = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
         return photo_id
 
     def _prune(self, gone: Sequence[str]) -> int:
         """Forget paths that no longer exist; photos left without a path go with their faces."""
         if not gone:
             return 0
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> None:
             conn.executemany("DELETE FROM photo_paths WHERE path = ?", [(p,) for p in gone])
             self._drop_orphans(conn)
+
+        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
         self._db.purge()
         return len(gone)
 

@@ -90,7 +90,8 @@ class People(LibraryPart):
     def name(self, person: str | int, name: str) -> Person:
         """Name ``person`` (this pins it: later runs never merge it with another pinned person)."""
         checked = _name(name)
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> int:
             pid = self._person_id(conn, person)
             other = conn.execute(
                 "SELECT id FROM people WHERE name = ? AND id <> ?", (checked, pid)
@@ -99,11 +100,15 @@ class People(LibraryPart):
                 raise InvalidInput(f"another person is already named {checked!r} (merge them instead)")
             conn.execute("UPDATE people SET name = ?, pinned = 1 WHERE id = ?", (checked, pid))
             self._audit(conn, "library-name", 1)
+            return pid
+
+        pid = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
         return self.person(pid)
 
     def merge(self, into: str | int, other: str | int) -> Person:
         """``other``'s faces become ``into``'s; ``other`` is deleted. Both were one person, says the user."""
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> int:
             keep, old = self._person_id(conn, into), self._person_id(conn, other)
             if keep == old:
                 raise InvalidInput("cannot merge a person with itself")
@@ -126,6 +131,9 @@ class People(LibraryPart):
             self._move_person(conn, old, keep)
             conn.execute("UPDATE people SET pinned = 1 WHERE id = ?", (keep,))
             self._audit(conn, "library-merge", 2)
+            return keep
+
+        keep = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
         return self.person(keep)
 
     def split(self, person: str | int, faces: Iterable[int]) -> Person:
@@ -133,7 +141,8 @@ class People(LibraryPart):
         wanted = sorted({int(f) for f in faces})
         if not wanted:
             raise InvalidInput("name at least one face to split out")
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> int:
             pid = self._person_id(conn, person)
             members = {int(r[0]) for r in conn.execute("SELECT id FROM faces WHERE person_id = ?", (pid,))}
             missing = [f for f in wanted if f not in members]
@@ -155,11 +164,15 @@ class People(LibraryPart):
             )
             conn.execute("UPDATE people SET pinned = 1 WHERE id = ?", (pid,))
             self._audit(conn, "library-split", len(wanted))
+            return new_id
+
+        new_id = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
         return self.person(new_id)
 
     def not_(self, face: int, person: str | int) -> LibraryFace:
         """Face ``face`` is not ``person``: it leaves them (if in) and no later run puts it back."""
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> None:
             pid = self._person_id(conn, person)
             row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (int(face),)).fetchone()
             if row is None:
@@ -170,18 +183,24 @@ class People(LibraryPart):
                 conn.execute("UPDATE faces SET person_id = NULL, clustered = 1 WHERE id = ?", (int(face),))
             self._drop_empty_people(conn)
             self._audit(conn, "library-not", 1)
+
+        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
         return next(f for f in self.faces() if f.id == int(face))
 
     def erase(self, person: str | int) -> int:
         """Erase ``person``: their faces (templates, boxes, landmarks) and the person record, with no
         bytes left behind (secure_delete, then the write-ahead log is checkpointed and truncated).
         Their photos stay indexed, so a later ``index`` does not detect them again. Returns faces erased."""
-        with self._db.write() as conn:
+
+        def work(conn: Any) -> int:
             pid = self._person_id(conn, person)
             count = int(conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = ?", (pid,)).fetchone()[0])
             conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,))
             conn.execute("DELETE FROM people WHERE id = ?", (pid,))
             self._audit(conn, "library-erase", count)
+            return count
+
+        count = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
         self._db.purge()
         return count
 
