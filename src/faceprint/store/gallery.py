@@ -33,7 +33,7 @@ from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
 from .database import Connection, is_url, open_database
 from .enrolment import Enrolment
-from .index_cache import IndexCache, postgres_index_dir
+from .index_cache import HeldVectors, IndexCache, VectorCache, postgres_index_dir
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, resealers
 from .records import (
@@ -47,7 +47,7 @@ from .rotation import rotate_keys
 from .search import search_many
 
 if TYPE_CHECKING:
-    from .vector_index import VectorIndex
+    from .vector_search import VectorSearch
 
 __all__ = ["Probe", "Store", "default_store_path", "os_user"]
 
@@ -101,10 +101,23 @@ class Store(Enrolment):
             if self.path is not None
             else postgres_index_dir(protector.store_id)
         )
-        self._cache = IndexCache(self.db, self.index_dir, protector)
+        try:
+            self._cache = self._vector_cache(protector)
+        except BaseException:
+            self.db.close()
+            raise
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
+
+    def _vector_cache(self, protector: Protector) -> VectorCache:
+        """The in-memory index, or the Milvus collection ``settings.vectors`` names."""
+        if not self.settings.vectors:
+            return IndexCache(self.db, self.index_dir, protector)
+        from .milvus import MilvusConfig
+        from .milvus_cache import MilvusCache
+
+        return MilvusCache(self.db, MilvusConfig.parse(self.settings.vectors), protector)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -343,10 +356,16 @@ class Store(Enrolment):
 
     # -- the vector index (a cache of the templates table: index_cache.py) ----------------------
 
-    def synced_index(self) -> VectorIndex:
-        """The vector index, caught up with the database's changes feed."""
+    def synced_index(self) -> HeldVectors:
+        """The vector index (or Milvus collection), caught up with the database's changes feed."""
         self._listen()
         return self._cache.synced(self._dim())
+
+    def search_index(self, purpose: str) -> VectorSearch:
+        """What a search for ``purpose`` compares against, caught up with the changes feed: the
+        in-memory index, or the purpose's partition of the Milvus collection."""
+        self._listen()
+        return self._cache.searcher(self._dim(), purpose)
 
     def sync_index(self, *, force_save: bool = False) -> None:
         """Bring the vector index up to the database's changes feed (after a write)."""

@@ -1,0 +1,75 @@
+"""Start a Milvus standalone server (PyPI ``milvus``) on loopback in DIR; used by scripts/milvus.sh.
+
+Writes the server's config (every component bound to 127.0.0.1, free ports), unpacks the
+binaries the package ships into DIR/bin, starts ``milvus run standalone`` in its own session
+(stdout and stderr to DIR/logs), writes DIR/pid and DIR/url (``milvus://127.0.0.1:PORT``) and
+waits until its health check answers. Prints the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+#: Components that register an address of their own: loopback, or they pick the host's first
+#: non-loopback address (and the proxy would then talk to them there).
+_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+
+
+def start(directory: Path, timeout: float) -> str:
+    import milvus  # the server package: imported here, never by faceprint
+
+    config = milvus.MilvusServerConfig(data_dir=str(directory))
+    for component in _COMPONENTS:
+        config.set(f"{component}.ip", "127.0.0.1")
+    config.set("minio.address", "127.0.0.1")
+    config.resolve()  # free ports from the defaults up, binding 127.0.0.1; writes configs/milvus.yaml
+    server = milvus.MilvusServer(config, wait_for_started=False)
+    milvus._initialize_data_files(str(directory))  # the binaries, unpacked once per directory
+    port, sock = config.resolve_port(9091)
+    sock.close()
+    executable = directory / "bin" / "milvus"
+    env = dict(os.environ)
+    env.update(
+        DEPLOY_MODE="STANDALONE",
+        METRICS_PORT=str(port),
+        MILVUS_RUN_DIR=str(directory / "run"),
+        LD_LIBRARY_PATH=f"{directory / 'bin'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
+    )
+    logs = directory / "logs"
+    logs.mkdir(exist_ok=True)
+    with (logs / "milvus-stdout.log").open("w") as out, (logs / "milvus-stderr.log").open("w") as err:
+        proc = subprocess.Popen(
+            [str(executable), "run", "standalone"],
+            cwd=directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # outlives this script; stopped by its pid (scripts/milvus.sh stop)
+        )
+    (directory / "pid").write_text(f"{proc.pid}\n")
+    url = f"milvus://127.0.0.1:{server.listen_port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"milvus exited with {proc.returncode}; see {logs}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if b"OK" in resp.read():
+                    (directory / "url").write_text(url + "\n")
+                    return url
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"milvus did not answer its health check in {timeout:.0f} s; see {logs}")
+
+
+if __name__ == "__main__":
+    print(start(Path(sys.argv[1]).resolve(), float(sys.argv[2]) if len(sys.argv) > 2 else 120.0))
