@@ -9,6 +9,7 @@ waits until its health check answers. Prints the URL.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,23 @@ from pathlib import Path
 _COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 
 
+def _embedded_etcd(directory: Path, client_port: int) -> None:
+    """The embedded etcd on loopback with a free peer port (its default 2380 is fixed otherwise,
+    so a second server on the host would fail to start)."""
+    with socket.socket() as sock:  # an ephemeral port: apart from the ones resolved from the defaults
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    peer, client = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{client_port}"
+    etcd = directory / "configs" / "etcd.yaml"
+    etcd.write_text(
+        f"name: default\nlisten-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\n"
+        f"initial-cluster: default={peer}\nlisten-client-urls: {client}\nadvertise-client-urls: {client}\n"
+    )
+    yaml = directory / "configs" / "milvus.yaml"
+    text = yaml.read_text().replace("\netcd:\n", f"\netcd:\n  config:\n    path: {etcd}\n", 1)
+    yaml.write_text(text)
+
+
 def start(directory: Path, timeout: float) -> str:
     import milvus  # the server package: imported here, never by faceprint
 
@@ -29,6 +47,7 @@ def start(directory: Path, timeout: float) -> str:
         config.set(f"{component}.ip", "127.0.0.1")
     config.set("minio.address", "127.0.0.1")
     config.resolve()  # free ports from the defaults up, binding 127.0.0.1; writes configs/milvus.yaml
+    _embedded_etcd(directory, int(config.get("etcd_port")))
     server = milvus.MilvusServer(config, wait_for_started=False)
     milvus._initialize_data_files(str(directory))  # the binaries, unpacked once per directory
     port, sock = config.resolve_port(9091)

@@ -17,6 +17,7 @@ from faceprint.demo import sample_images
 from faceprint.imageio import RGBImage, load_image_and_digest
 from faceprint.samples import sample_photo
 from faceprint.store import Sample
+from tests.milvus import milvus  # noqa: F401 (a session fixture for every test folder)
 from tests.postgres import postgres  # noqa: F401 (a session fixture for every test folder)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

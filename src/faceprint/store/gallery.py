@@ -25,7 +25,7 @@ import numpy as np
 
 from ..calibrate import Calibration, load_calibration
 from ..config import Settings
-from ..errors import InvalidInput, NotFound, StoreError
+from ..errors import InvalidInput, NotFound, StoreError, StoreUnavailable
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
 from ..privacy import KeyFile
@@ -132,6 +132,7 @@ class Store(Enrolment):
         try:
             self._cache.save_if_changed()
         finally:
+            self._cache.drop()  # and its connection to a vector engine
             self.db.close()
 
     @property
@@ -318,7 +319,14 @@ class Store(Enrolment):
 
         ids = self.db.transact(erase)
         self.protector.subjects.prune(self.db)  # the replaced wrapping key leaves the key file
-        self.sync_index(force_save=True)
+        try:
+            self.sync_index(force_save=True)
+        except StoreUnavailable as exc:  # a vector engine that is down: caught up before any search
+            self.db.purge()
+            raise StoreUnavailable(
+                f"{name!r} is erased from the database, not yet from the vector engine ({exc}); "
+                "its vectors leave it before any search is answered"
+            ) from None
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.purge())
 
     def due(self) -> list[tuple[str, str]]:

@@ -61,7 +61,7 @@ def purpose_key(purpose: str) -> int:
 
 @dataclass(frozen=True)
 class MilvusConfig:
-    """Where the server is and how collections are indexed: ``milvus://HOST:PORT[?index=HNSW]``."""
+    """Where the server is and how collections are indexed: ``milvus://HOST:PORT[?index=HNSW&timeout=10]``."""
 
     host: str
     port: int
@@ -78,13 +78,19 @@ class MilvusConfig:
         index = query.pop("index", "HNSW").upper()
         if index not in INDEXES:
             raise InvalidInput(f"unknown Milvus index {index!r}; choose one of: {', '.join(INDEXES)}")
+        try:
+            timeout = float(query.pop("timeout", "10"))
+        except ValueError:
+            raise InvalidInput(f"the timeout in {url!r} must be a number of seconds") from None
+        if not timeout > 0:
+            raise InvalidInput("the Milvus timeout must be positive")
         if query:
             raise InvalidInput(f"unknown FACEPRINT_VECTORS options: {sorted(query)}")
         try:
             port = parts.port or 19530
         except ValueError:
             raise InvalidInput(f"bad port in {url!r}") from None
-        return cls(parts.hostname, port, index)
+        return cls(parts.hostname, port, index, timeout)
 
     @property
     def url(self) -> str:
