@@ -99,7 +99,8 @@ class MilvusConfig:
 
 def _unavailable(config: MilvusConfig, exc: BaseException) -> StoreUnavailable:
     # pymilvus messages name collections and expressions, never vectors: safe to pass on
-    return StoreUnavailable(f"the vector engine at {config.url} did not answer: {type(exc).__name__}: {exc}")
+    detail = str(getattr(exc, "message", None) or exc).splitlines()[0][:200]
+    return StoreUnavailable(f"the vector engine at {config.url} did not answer ({detail})")
 
 
 class MilvusVectors:
@@ -120,13 +121,15 @@ class MilvusVectors:
         self._counts: dict[int | None, tuple[int, int]] = {}  # purpose key -> (guarantee, count)
         self._lock = threading.Lock()
         self._alias = f"faceprint-{next(_aliases)}"
+        # whole seconds: pymilvus bounds its retries by an int timeout only (else 75 retries, ~3.5 min)
+        self._timeout = max(1, round(config.timeout))
         with self._calls():
             from pymilvus import Collection, connections, utility
 
             connections.connect(
-                alias=self._alias, host=config.host, port=str(config.port), timeout=config.timeout
+                alias=self._alias, host=config.host, port=str(config.port), timeout=self._timeout
             )
-            if not utility.has_collection(collection, using=self._alias, timeout=config.timeout):
+            if not utility.has_collection(collection, using=self._alias, timeout=self._timeout):
                 if not create:
                     raise LookupError(collection)
                 self._collection = Collection(
@@ -138,7 +141,7 @@ class MilvusVectors:
                 )
             else:
                 self._collection = Collection(collection, using=self._alias)
-            self._collection.load(timeout=config.timeout * 6)
+            self._collection.load(timeout=self._timeout * 6)
 
     @staticmethod
     def _schema(dim: int) -> Any:
@@ -184,7 +187,7 @@ class MilvusVectors:
     def drop(self) -> None:
         """Delete the collection (and, at the server's next garbage collection, its files)."""
         with self._calls():
-            self._collection.drop(timeout=self.config.timeout)
+            self._collection.drop(timeout=self._timeout)
         self.close()
 
     # -- writing -------------------------------------------------------------------------------
@@ -203,7 +206,7 @@ class MilvusVectors:
             for start in range(0, len(ids), 5000):
                 part = slice(start, start + 5000)
                 chunk = ",".join(map(str, ids[part].tolist()))
-                self._collection.delete(f"id in [{chunk}]", timeout=self.config.timeout)
+                self._collection.delete(f"id in [{chunk}]", timeout=self._timeout)
                 self._collection.insert(
                     [
                         ids[part].tolist(),
@@ -211,7 +214,7 @@ class MilvusVectors:
                         np.asarray(purposes[part], dtype=np.int64).tolist(),
                         vectors[part],
                     ],
-                    timeout=self.config.timeout,
+                    timeout=self._timeout,
                 )
 
     def delete(self, ids: IdArray) -> None:
@@ -220,7 +223,7 @@ class MilvusVectors:
         with self._calls():
             for start in range(0, len(values), 5000):
                 chunk = ",".join(map(str, values[start : start + 5000]))
-                self._collection.delete(f"id in [{chunk}]", timeout=self.config.timeout)
+                self._collection.delete(f"id in [{chunk}]", timeout=self._timeout)
 
     def mark(self, seq: int) -> int:
         """Write the marker row anew (``subject`` = ``seq``) and wait until the server shows it.
@@ -230,9 +233,9 @@ class MilvusVectors:
         """
         with self._calls():
             zero = np.zeros((1, self.dim), dtype=np.float32)
-            self._collection.delete(f"id == {MARKER_ID}", timeout=self.config.timeout)
+            self._collection.delete(f"id == {MARKER_ID}", timeout=self._timeout)
             result = self._collection.insert(
-                [[MARKER_ID], [int(seq)], [MARKER_PURPOSE], zero], timeout=self.config.timeout
+                [[MARKER_ID], [int(seq)], [MARKER_PURPOSE], zero], timeout=self._timeout
             )
             ts = int(result.timestamp)
             self._collection.query(
@@ -240,7 +243,7 @@ class MilvusVectors:
                 output_fields=["subject"],
                 consistency_level="Customized",
                 guarantee_timestamp=ts,
-                timeout=self.config.timeout,
+                timeout=self._timeout,
             )
         self.follow(seq, ts)
         return ts
@@ -291,7 +294,7 @@ class MilvusVectors:
                 expr=expr,
                 consistency_level="Customized",
                 guarantee_timestamp=self.guarantee or 1,
-                timeout=self.config.timeout,
+                timeout=self._timeout,
             )
         for row, hits in enumerate(found):
             n = len(hits)
@@ -343,7 +346,7 @@ class MilvusVectors:
                 output_fields=["id"],
                 consistency_level="Customized",
                 guarantee_timestamp=self.guarantee or 1,
-                timeout=self.config.timeout,
+                timeout=self._timeout,
             )
             try:
                 while batch := iterator.next():
@@ -358,8 +361,8 @@ class MilvusVectors:
     def compact(self) -> None:
         """Ask the server to rewrite its segments without deleted rows (and wait for it)."""
         with self._calls():
-            self._collection.compact(timeout=self.config.timeout)
-            self._collection.wait_for_compaction_completed(timeout=self.config.timeout * 30)
+            self._collection.compact(timeout=self._timeout)
+            self._collection.wait_for_compaction_completed(timeout=self._timeout * 30)
 
     def _query(self, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         with self._calls():
@@ -369,7 +372,7 @@ class MilvusVectors:
                     output_fields=fields,
                     consistency_level="Customized",
                     guarantee_timestamp=self.guarantee or 1,
-                    timeout=self.config.timeout,
+                    timeout=self._timeout,
                 )
             )
 
