@@ -46,6 +46,12 @@ def start(directory: Path, timeout: float) -> str:
     for component in _COMPONENTS:
         config.set(f"{component}.ip", "127.0.0.1")
     config.set("minio.address", "127.0.0.1")
+    # what a deleted vector leaves on disk is kept for minutes, not days (docs/privacy.md): the
+    # message queue's retention (default 3 days), garbage collection of compacted-away segment
+    # files (default: checked hourly, removed 3 h after they were dropped)
+    config.set("rocksmq.retentionTimeInMinutes", 10)
+    config.set("dataCoord.gc.interval", 60)
+    config.set("dataCoord.gc.dropTolerance", 60)
     config.resolve()  # free ports from the defaults up, binding 127.0.0.1; writes configs/milvus.yaml
     _embedded_etcd(directory, int(config.get("etcd_port")))
     server = milvus.MilvusServer(config, wait_for_started=False)

@@ -358,11 +358,16 @@ class MilvusVectors:
     def scoped(self, purpose: str) -> PurposeView:
         return PurposeView(self, purpose)
 
-    def compact(self) -> None:
-        """Ask the server to rewrite its segments without deleted rows (and wait for it)."""
+    def compact(self, *, wait: bool = True) -> None:
+        """Ask the server to rewrite its sealed segments without deleted rows (``wait``: until done).
+
+        The files of the old segments stay until the server's garbage collection removes them
+        (docs/privacy.md says for how long).
+        """
         with self._calls():
             self._collection.compact(timeout=self._timeout)
-            self._collection.wait_for_compaction_completed(timeout=self._timeout * 30)
+            if wait:
+                self._collection.wait_for_compaction_completed(timeout=self._timeout * 30)
 
     def _query(self, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         with self._calls():

@@ -190,6 +190,8 @@ class MilvusCache:
         _write_position(
             conn, Position(position.collection, position.generation, last, ts, position.template_key)
         )
+        if removed:  # the deleted rows leave the segment files at the compaction (not waited for)
+            vectors.compact(wait=False)
 
     def _upsert(self, vectors: MilvusVectors, rows: list[Any], dim: int) -> int:
         if not rows:
