@@ -221,7 +221,8 @@ class MilvusCache:
             def build(conn: Connection) -> tuple[MilvusVectors, int, Position | None]:
                 _lock(conn)
                 old = _read_position(conn)
-                if not force and (current := self._open(old, dim)) is not None:
+                if not force and old is not None and (current := self._open(old, dim)) is not None:
+                    current.follow(old.seq, old.ts)  # another replica rebuilt it meanwhile
                     return current, current.count(), None
                 generation = (old.generation if old else 0) + 1
                 name = f"{collection_prefix}_{generation}"
