@@ -218,3 +218,30 @@ def test_vectors_needs_a_postgresql_store(tmp_path: Path) -> None:
         Store(tmp_path / "g.db", settings=Settings.from_env(vectors="milvus://127.0.0.1:1"))
     with pytest.raises(faceprint.errors.InvalidInput, match="milvus://HOST:PORT"):
         Store(tmp_path / "g.db", settings=Settings.from_env(vectors="http://x"))
+
+
+def test_crowding_reorders_alike_on_milvus(location: str, milvus: Server) -> None:
+    """From 500 eligible subjects crowding (index.vectors and neighbour searches) reorders the subjects
+    that pass: the same order and crowding values on both engines, with another purpose beside."""
+    rng = np.random.default_rng(11)
+    centre = template(rng).vector
+    people = {}
+    for i in range(520):  # a crowded cone: many subjects pass a loose threshold
+        v = centre + rng.normal(size=128).astype(np.float32) * 0.025
+        people[f"s{i}"] = Template(v / np.linalg.norm(v), MODEL)
+    others = {f"o{i}": template(rng) for i in range(30)}
+    with Store(location) as memory, open_milvus(location, milvus.url) as remote:
+        memory.enroll_many([(n, [sample(t, n)]) for n, t in people.items()], purpose="kyc")
+        memory.enroll_many([(n, [sample(t, n)]) for n, t in others.items()], purpose="door")
+        reordered = 0
+        for name in ("s1", "s7", "s99"):
+            a = memory.search(people[name], purpose="kyc", top_k=8, fmr=0.5).faces[0]
+            b = remote.search(people[name], purpose="kyc", top_k=8, fmr=0.5).faces[0]
+            assert [m.subject for m in a.matches] == [m.subject for m in b.matches]
+            for ma, mb in zip(a.matches, b.matches, strict=True):
+                assert ma.similarity == pytest.approx(mb.similarity, abs=1e-5)
+                assert (ma.crowding is None) == (mb.crowding is None)
+                if ma.crowding is not None:
+                    reordered += 1
+                    assert ma.crowding == pytest.approx(mb.crowding, abs=1e-4)
+        assert reordered

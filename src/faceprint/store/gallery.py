@@ -114,8 +114,8 @@ class Store(Enrolment):
         """The in-memory index, or the Milvus collection ``settings.vectors`` names."""
         if not self.settings.vectors:
             return IndexCache(self.db, self.index_dir, protector)
-        from .milvus import MilvusConfig
         from .milvus_cache import MilvusCache
+        from .milvus_config import MilvusConfig
 
         return MilvusCache(self.db, MilvusConfig.parse(self.settings.vectors), protector)
 

@@ -21,18 +21,17 @@ only when a store uses Milvus (the ``milvus`` extra).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from ..errors import InvalidInput, StoreUnavailable
+from ..extras import import_extra
+from .milvus_config import INDEXES, MilvusConfig, purpose_key
 from .vector_search import FloatArray, IdArray
 
 __all__ = ["MilvusConfig", "MilvusVectors", "PurposeView", "purpose_key"]
@@ -41,60 +40,7 @@ __all__ = ["MilvusConfig", "MilvusVectors", "PurposeView", "purpose_key"]
 MAX_K: Final = 16_384
 MARKER_ID: Final = -1
 MARKER_PURPOSE: Final = -1
-#: Index types and their build and search parameters (docs/scale.md compares them).
-INDEXES: Final[dict[str, tuple[dict[str, Any], Callable[[int], dict[str, Any]]]]] = {
-    "HNSW": ({"M": 16, "efConstruction": 200}, lambda k: {"ef": max(k, 128)}),
-    "IVF_SQ8": ({"nlist": 1024}, lambda k: {"nprobe": 32}),
-    "FLAT": ({}, lambda k: {}),
-}
 _aliases = itertools.count(1)
-
-
-def purpose_key(purpose: str) -> int:
-    """The purpose's partition key: the first 52 bits of its SHA-256 (never negative).
-
-    52 bits: Milvus 2.3 reads integer literals of a filter through a double (exact to 2**53).
-    Two purposes sharing a key only share a partition: the database checks every hit's purpose.
-    """
-    return int.from_bytes(hashlib.sha256(purpose.encode()).digest()[:8], "big") >> 12
-
-
-@dataclass(frozen=True)
-class MilvusConfig:
-    """Where the server is and how collections are indexed: ``milvus://HOST:PORT[?index=HNSW&timeout=10]``."""
-
-    host: str
-    port: int
-    index: str = "HNSW"
-    #: Seconds any one call may take before the server counts as gone.
-    timeout: float = 10.0
-
-    @classmethod
-    def parse(cls, url: str) -> MilvusConfig:
-        parts = urlsplit(url)
-        if parts.scheme != "milvus" or not parts.hostname:
-            raise InvalidInput(f"FACEPRINT_VECTORS must look like milvus://HOST:PORT, not {url!r}")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        index = query.pop("index", "HNSW").upper()
-        if index not in INDEXES:
-            raise InvalidInput(f"unknown Milvus index {index!r}; choose one of: {', '.join(INDEXES)}")
-        try:
-            timeout = float(query.pop("timeout", "10"))
-        except ValueError:
-            raise InvalidInput(f"the timeout in {url!r} must be a number of seconds") from None
-        if not timeout > 0:
-            raise InvalidInput("the Milvus timeout must be positive")
-        if query:
-            raise InvalidInput(f"unknown FACEPRINT_VECTORS options: {sorted(query)}")
-        try:
-            port = parts.port or 19530
-        except ValueError:
-            raise InvalidInput(f"bad port in {url!r}") from None
-        return cls(parts.hostname, port, index, timeout)
-
-    @property
-    def url(self) -> str:
-        return f"milvus://{self.host}:{self.port}"
 
 
 def _unavailable(config: MilvusConfig, exc: BaseException) -> StoreUnavailable:
@@ -123,6 +69,7 @@ class MilvusVectors:
         self._alias = f"faceprint-{next(_aliases)}"
         # whole seconds: pymilvus bounds its retries by an int timeout only (else 75 retries, ~3.5 min)
         self._timeout = max(1, round(config.timeout))
+        import_extra("pymilvus", "milvus", "FACEPRINT_VECTORS=milvus://...")
         with self._calls():
             from pymilvus import Collection, connections, utility
 

@@ -30,7 +30,8 @@ import numpy as np
 from ..errors import InvalidInput, StoreError
 from .database import Connection, Database
 from .index_cache import TEMPLATES, DataKeys
-from .milvus import MilvusConfig, MilvusVectors, PurposeView, purpose_key
+from .milvus import MilvusVectors, PurposeView
+from .milvus_config import MilvusConfig, purpose_key
 from .protection import Protector, stored_key_ids
 
 __all__ = ["MilvusCache", "Position"]
