@@ -25,7 +25,7 @@ import numpy as np
 
 from ..calibrate import Calibration, load_calibration
 from ..config import Settings
-from ..errors import InvalidInput, NotFound, StoreError, StoreUnavailable
+from ..errors import InvalidInput, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
 from ..privacy import KeyFile
@@ -33,18 +33,13 @@ from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
 from .database import Connection, is_url, open_database
 from .enrolment import Enrolment
-from .index_cache import HeldVectors, IndexCache, VectorCache, postgres_index_dir
+from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, resealers
-from .records import (
-    AuditEntry,
-    EraseResult,
-    SearchResult,
-    StoreCheck,
-    Subject,
-)
+from .records import AuditEntry, EraseResult, SearchResult, StoreCheck, Subject
 from .rotation import rotate_keys
 from .search import search_many
+from .vectors import open_vector_cache, sync_after_erasure
 
 if TYPE_CHECKING:
     from .vector_search import VectorSearch
@@ -93,31 +88,18 @@ class Store(Enrolment):
             key_file = key_file_path(self.path or self.location, self.settings.key_file)
             protector = Protector.open(self.db, KeyFile(key_file), subject_keys=self.settings.subject_keys)
             protector.adopt_subject_keys(self.db)
-        except BaseException:
-            self.db.close()
-            raise
-        self.index_dir = (
-            self.path.with_name(self.path.name + ".index")
-            if self.path is not None
-            else postgres_index_dir(protector.store_id)
-        )
-        try:
-            self._cache = self._vector_cache(protector)
+            self.index_dir = (
+                self.path.with_name(self.path.name + ".index")
+                if self.path is not None
+                else postgres_index_dir(protector.store_id)
+            )
+            self._cache = open_vector_cache(self.db, self.settings.vectors, self.index_dir, protector)
         except BaseException:
             self.db.close()
             raise
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
-
-    def _vector_cache(self, protector: Protector) -> VectorCache:
-        """The in-memory index, or the Milvus collection ``settings.vectors`` names."""
-        if not self.settings.vectors:
-            return IndexCache(self.db, self.index_dir, protector)
-        from .milvus_cache import MilvusCache
-        from .milvus_config import MilvusConfig
-
-        return MilvusCache(self.db, MilvusConfig.parse(self.settings.vectors), protector)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -319,14 +301,7 @@ class Store(Enrolment):
 
         ids = self.db.transact(erase)
         self.protector.subjects.prune(self.db)  # the replaced wrapping key leaves the key file
-        try:
-            self.sync_index(force_save=True)
-        except StoreUnavailable as exc:  # a vector engine that is down: caught up before any search
-            self.db.purge()
-            raise StoreUnavailable(
-                f"{name!r} is erased from the database, not yet from the vector engine ({exc}); "
-                "its vectors leave it before any search is answered"
-            ) from None
+        sync_after_erasure(name, lambda: self.sync_index(force_save=True), self.db.purge)
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.purge())
 
     def due(self) -> list[tuple[str, str]]:
@@ -370,8 +345,7 @@ class Store(Enrolment):
         return self._cache.synced(self._dim())
 
     def search_index(self, purpose: str) -> VectorSearch:
-        """What a search for ``purpose`` compares against, caught up with the changes feed: the
-        in-memory index, or the purpose's partition of the Milvus collection."""
+        """What a search for ``purpose`` uses, caught up: the index, or the purpose's Milvus partition."""
         self._listen()
         return self._cache.searcher(self._dim(), purpose)
 
