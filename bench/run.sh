@@ -5,6 +5,10 @@
 #                                   provides the dlib module). ARGS go to bench/bench_engine.py.
 #   bash bench/run.sh index [ARGS]  the gallery's vector index at 1M templates: faiss IVF and HNSW,
 #                                   usearch, numpy brute force. ARGS go to bench/bench_index.py.
+#   bash bench/run.sh milvus [ARGS] the gallery's vectors on a Milvus server (started by
+#                                   scripts/milvus.sh) vs the in-memory index at 100,000 templates:
+#                                   build, RAM, p50/p99, recall@1, what consistency costs. ARGS go
+#                                   to bench/bench_milvus.py (--sizes 100000,1000000 --index HNSW).
 #   bash bench/run.sh store [ARGS]  the whole store at 1M templates: SQLite bulk insert, index save,
 #                                   load and rebuild, Store.search latency. ARGS: bench/bench_store.py.
 #   bash bench/run.sh service [ARGS] the HTTP service under load (32 clients, 100,000 subjects) vs
@@ -35,6 +39,10 @@ if [ "${1:-}" = index ]; then
   python -c "import usearch" 2>/dev/null ||
     python -m pip install --quiet --disable-pip-version-check "usearch==2.26.6"
   exec nice python bench/bench_index.py "$@"
+fi
+if [ "${1:-}" = milvus ]; then
+  shift
+  exec nice python bench/bench_milvus.py "$@"
 fi
 if [ "${1:-}" = store ]; then
   shift

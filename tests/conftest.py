@@ -17,6 +17,7 @@ from faceprint.demo import sample_images
 from faceprint.imageio import RGBImage, load_image_and_digest
 from faceprint.samples import sample_photo
 from faceprint.store import Sample
+from tests.milvus import milvus  # noqa: F401 (a session fixture for every test folder)
 from tests.postgres import postgres  # noqa: F401 (a session fixture for every test folder)
 from tests.ray import ray_cluster  # noqa: F401 (the two-node Ray cluster, started on first use)
 

@@ -58,6 +58,11 @@ class Settings:
     mirror: bool | None = None
     #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
     store: str = ""
+    #: Where the gallery's protected vectors are searched: empty for the in-memory index (faiss, a
+    #: cache in each process), or a Milvus server, ``milvus://HOST:PORT`` (``?index=HNSW``, the
+    #: default, ``IVF_SQ8`` or ``FLAT``), shared by every replica of a PostgreSQL store (the
+    #: ``milvus`` extra; docs/scale.md says when).
+    vectors: str = ""
     #: The key file that encrypts and protects the store's templates (empty: ``<store>.key``
     #: beside the database). Keep it on another volume or a secrets mount; without it the
     #: templates cannot be read.

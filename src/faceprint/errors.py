@@ -95,7 +95,9 @@ class StoreError(FaceprintError):
 class StoreUnavailable(StoreError):
     """The store's database server cannot be reached now (down, restarting, overloaded): try again.
 
-    Nothing was written by the operation that raised it.
+    Nothing was written by the operation that raised it, unless its message says what was: a write
+    committed in the database while a vector engine (Milvus) was down is applied to it from the
+    change feed as soon as it is back, before any search is answered.
     """
 
     code = "store_unavailable"

@@ -1,9 +1,10 @@
 """Store fixtures: real templates of real photos, computed once per session, and the two backends.
 
 ``store_location`` (and ``store`` on it) is parametrised over ``sqlite`` (a file in the test's
-folder) and ``postgres`` (a fresh database on the session's throwaway server): every test that
-takes it runs against both. Tests of one backend's mechanics (SQLite pragmas, WAL byte scans)
-take ``tmp_path`` instead and say so.
+folder), ``postgres`` (a fresh database on the session's throwaway server) and ``milvus`` (the
+same, with ``FACEPRINT_VECTORS`` naming the session's Milvus server: the vectors are searched
+there): every test that takes it runs against all three. Tests of one backend's mechanics (SQLite
+pragmas, WAL byte scans) take ``tmp_path`` instead and say so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import faceprint
 from faceprint import Store
 from faceprint.store import Sample
 from tests.conftest import sample_of
+from tests.milvus import Server
 from tests.postgres import Cluster
 
 
@@ -38,13 +40,21 @@ def _private_dirs(tmp_path: Path) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
-    """Where a new, empty store is: a SQLite file, or the URL of a new PostgreSQL database."""
+@pytest.fixture(params=["sqlite", "postgres", "milvus"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Path]:
+    """Where a new, empty store is: a SQLite file, or the URL of a new PostgreSQL database (with
+    ``FACEPRINT_VECTORS`` set to the session's Milvus server for ``milvus``)."""
     if request.param == "sqlite":
-        return tmp_path / "g.db"
+        yield tmp_path / "g.db"
+        return
     cluster: Cluster = request.getfixturevalue("postgres")
-    return cluster.new_database()
+    if request.param == "postgres":
+        yield cluster.new_database()
+        return
+    server: Server = request.getfixturevalue("milvus")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEPRINT_VECTORS", server.url)
+        yield cluster.new_database()
 
 
 @pytest.fixture

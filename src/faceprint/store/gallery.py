@@ -33,21 +33,16 @@ from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
 from .database import Connection, is_url, open_database
 from .enrolment import Enrolment
-from .index_cache import IndexCache, postgres_index_dir
+from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, resealers
-from .records import (
-    AuditEntry,
-    EraseResult,
-    SearchResult,
-    StoreCheck,
-    Subject,
-)
+from .records import AuditEntry, EraseResult, SearchResult, StoreCheck, Subject
 from .rotation import rotate_keys
 from .search import search_many
+from .vectors import open_vector_cache, sync_after_erasure
 
 if TYPE_CHECKING:
-    from .vector_index import VectorIndex
+    from .vector_search import VectorSearch
 
 __all__ = ["Probe", "Store", "default_store_path", "os_user"]
 
@@ -93,15 +88,15 @@ class Store(Enrolment):
             key_file = key_file_path(self.path or self.location, self.settings.key_file)
             protector = Protector.open(self.db, KeyFile(key_file), subject_keys=self.settings.subject_keys)
             protector.adopt_subject_keys(self.db)
+            self.index_dir = (
+                self.path.with_name(self.path.name + ".index")
+                if self.path is not None
+                else postgres_index_dir(protector.store_id)
+            )
+            self._cache = open_vector_cache(self.db, self.settings.vectors, self.index_dir, protector)
         except BaseException:
             self.db.close()
             raise
-        self.index_dir = (
-            self.path.with_name(self.path.name + ".index")
-            if self.path is not None
-            else postgres_index_dir(protector.store_id)
-        )
-        self._cache = IndexCache(self.db, self.index_dir, protector)
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
@@ -119,6 +114,7 @@ class Store(Enrolment):
         try:
             self._cache.save_if_changed()
         finally:
+            self._cache.drop()  # and its connection to a vector engine
             self.db.close()
 
     @property
@@ -305,7 +301,7 @@ class Store(Enrolment):
 
         ids = self.db.transact(erase)
         self.protector.subjects.prune(self.db)  # the replaced wrapping key leaves the key file
-        self.sync_index(force_save=True)
+        sync_after_erasure(name, lambda: self.sync_index(force_save=True), self.db.purge)
         return EraseResult(subject=name, templates=len(ids), wal_cleared=self.db.purge())
 
     def due(self) -> list[tuple[str, str]]:
@@ -343,10 +339,15 @@ class Store(Enrolment):
 
     # -- the vector index (a cache of the templates table: index_cache.py) ----------------------
 
-    def synced_index(self) -> VectorIndex:
-        """The vector index, caught up with the database's changes feed."""
+    def synced_index(self) -> HeldVectors:
+        """The vector index (or Milvus collection), caught up with the database's changes feed."""
         self._listen()
         return self._cache.synced(self._dim())
+
+    def search_index(self, purpose: str) -> VectorSearch:
+        """What a search for ``purpose`` uses, caught up: the index, or the purpose's Milvus partition."""
+        self._listen()
+        return self._cache.searcher(self._dim(), purpose)
 
     def sync_index(self, *, force_save: bool = False) -> None:
         """Bring the vector index up to the database's changes feed (after a write)."""

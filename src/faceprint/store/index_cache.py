@@ -21,7 +21,7 @@ import fcntl
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,8 +29,9 @@ from numpy.typing import NDArray
 from ..errors import StoreError
 from .database import Database
 from .protection import Protector, stored_key_ids
+from .vector_search import IdArray, VectorSearch
 
-__all__ = ["IndexCache", "postgres_index_dir"]
+__all__ = ["TEMPLATES", "DataKeys", "HeldVectors", "IndexCache", "VectorCache", "postgres_index_dir"]
 
 if TYPE_CHECKING:  # faiss loads at the first search, not with the store
     from .vector_index import VectorIndex
@@ -43,13 +44,13 @@ def postgres_index_dir(store_id: str) -> Path:
 
 
 #: Each template with what opens it: its subject's wrapped data key (``NULL``: the storage key).
-_TEMPLATES = (
+TEMPLATES = (
     "SELECT t.id, t.vector, t.subject_id, k.wrapped FROM templates t "
     "LEFT JOIN subject_keys k ON k.subject_id = t.subject_id"
 )
 
 
-class _DataKeys:
+class DataKeys:
     """Unwraps each subject's data key once per pass (kept only for that pass, never longer)."""
 
     def __init__(self, protector: Protector) -> None:
@@ -63,6 +64,37 @@ class _DataKeys:
         if sid not in self._keys:
             self._keys[sid] = self._protector.subjects.unwrap(sid, wrapped)
         return self._keys[sid]
+
+
+class HeldVectors(VectorSearch, Protocol):
+    """A vector search that can also list what it holds (``Store.check``)."""
+
+    def ids(self) -> IdArray: ...
+
+
+class VectorCache(Protocol):
+    """What the store needs of the cache in front of its vector engine: :class:`IndexCache` (faiss,
+    in memory) or :class:`~faceprint.store.milvus_cache.MilvusCache` (a Milvus server)."""
+
+    lock: threading.RLock
+    protector: Protector
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def synced(self, dim: int) -> HeldVectors: ...
+
+    def searcher(self, dim: int, purpose: str) -> VectorSearch: ...
+
+    def sync(self, dim: int, *, force_save: bool = False) -> None: ...
+
+    def sync_if_loaded(self, dim: int) -> None: ...
+
+    def rebuild(self, dim: int) -> int: ...
+
+    def save_if_changed(self) -> None: ...
+
+    def drop(self) -> None: ...
 
 
 class IndexCache:
@@ -86,6 +118,11 @@ class IndexCache:
             self.sync(dim)
             assert self._index is not None
             return self._index
+
+    def searcher(self, dim: int, purpose: str) -> VectorIndex:
+        """What a search uses: the whole index (the purpose is checked against the database)."""
+        del purpose
+        return self.synced(dim)
 
     def sync(self, dim: int, *, force_save: bool = False) -> None:
         """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
@@ -143,8 +180,8 @@ class IndexCache:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"{_TEMPLATES} WHERE t.id IN ({marks})", chunk)
-            data_keys = _DataKeys(self.protector)
+            rows = conn.execute(f"{TEMPLATES} WHERE t.id IN ({marks})", chunk)
+            data_keys = DataKeys(self.protector)
             for tid, blob, subject_id, wrapped in rows:
                 found.append(int(tid))
                 vectors.append(self.protector.open_vector(blob, dim, data_keys(subject_id, wrapped)))
@@ -160,8 +197,8 @@ class IndexCache:
             with self.db.read() as conn:
                 seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
-                rows = conn.execute(f"{_TEMPLATES} ORDER BY t.id")
-                data_keys = _DataKeys(self.protector)
+                rows = conn.execute(f"{TEMPLATES} ORDER BY t.id")
+                data_keys = DataKeys(self.protector)
                 while chunk := rows.fetchmany(100_000):
                     ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
                     vectors = np.empty((len(chunk), dim), dtype=np.float32)

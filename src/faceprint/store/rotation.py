@@ -5,14 +5,14 @@ from __future__ import annotations
 from ..errors import InvalidInput
 from ..privacy import Keyring
 from .database import Connection, Database
-from .index_cache import IndexCache
+from .index_cache import VectorCache
 from .repository import Audit
 
 __all__ = ["rotate_keys"]
 
 
 def rotate_keys(
-    db: Database, cache: IndexCache, dim: int, audit: Audit, actor: str, *, storage: bool, template: bool
+    db: Database, cache: VectorCache, dim: int, audit: Audit, actor: str, *, storage: bool, template: bool
 ) -> int:
     """Replace the storage key and/or the template key; returns the rows rewritten.
 

@@ -39,7 +39,7 @@ def search_many(
     model = store.model_id
     calibration = store.calibration_for(model or store.default_model_id(probes))
     # validates fmr / fpir before any image work
-    index = store.synced_index() if model is not None else None  # follows other processes' writes
+    index = store.search_index(purpose) if model is not None else None  # follows other processes' writes
     eligible = store.eligible(purpose, index.seq if index is not None else -1)
     decision = decision_rule(calibration, eligible, fmr=fmr, fpir=fpir)
     threshold = decision.threshold
