@@ -23,38 +23,32 @@ Policy:
   zeroed) and removes the codes from the IVF lists, so a later ``save`` writes none of their bytes;
 - one writer at a time, many concurrent searches (faiss releases the GIL while it searches).
 
-Persistence is one file, ``vector-index.fpvi``, in the given directory: a magic string, a JSON
-header (format version, dim, seq, count, IVF settings), ids, vectors, the serialised faiss index and
-a SHA-256 of everything before it. It is written to a temporary file, fsynced, and renamed.
+Persistence is one file, ``vector-index.fpvi``, in the given directory (:mod:`.index_file`: magic,
+JSON header, raw arrays, SHA-256; atomic, optionally sealed): the header holds the format version,
+dim, seq, count and IVF settings; the arrays are the ids, the vectors and the serialised faiss index.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import struct
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from faceprint.errors import InvalidInput, StoreError
-from faceprint.privacy import Cipher, SealedReader, SealedWriter, fsync_directory
+from faceprint.errors import InvalidInput
+from faceprint.privacy import Cipher
 
+from . import index_file
 from .exact import RWLock, exact_search
+from .index_file import FILE_NAME
 
 import faiss  # isort: skip  (faiss is used through this module only)
 
 __all__ = ["FILE_NAME", "FORMAT_VERSION", "VectorIndex", "exact_search"]
 
 FORMAT_VERSION = 1
-FILE_NAME = "vector-index.fpvi"
-_MAGIC = b"FPVINDEX"
-_HEADER_LIMIT = 1 << 16
 _UNIT_TOLERANCE = 1e-3
 _QUERY_BLOCK = 256
 
@@ -328,16 +322,14 @@ class VectorIndex:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, directory: Path, *, cipher: Cipher | None = None, aad: bytes = b"") -> None:
-        """Write the index to ``directory/vector-index.fpvi`` atomically (temporary file, fsync, rename).
+        """Write the index to ``directory/vector-index.fpvi`` atomically (:mod:`.index_file`).
 
         With a ``cipher`` the file is sealed in AES-GCM chunks (``aad`` binds it to its store).
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        final = directory / FILE_NAME
-        temp = directory / f".{FILE_NAME}.{os.getpid()}.{threading.get_ident()}.tmp"
         with self._lock.read():
-            ann = np.zeros(0, np.uint8) if self._ann is None else faiss.serialize_index(self._ann)
+            ann: NDArray[np.uint8] = (
+                np.zeros(0, np.uint8) if self._ann is None else np.asarray(faiss.serialize_index(self._ann))
+            )
             header = {
                 "version": FORMAT_VERSION,
                 "dim": self.dim,
@@ -346,30 +338,8 @@ class VectorIndex:
                 "trained_at": self._trained_at,
                 "ann_bytes": len(ann),
             }
-            encoded = json.dumps(header, sort_keys=True).encode()
-            digest = hashlib.sha256()
-            try:
-                with open(temp, "wb") as raw:
-                    fh: Any = raw if cipher is None else SealedWriter(raw, cipher, aad)
-                    for part in (
-                        _MAGIC,
-                        struct.pack("<I", len(encoded)),
-                        encoded,
-                        _raw(self._ids[: self._count]),
-                        _raw(self._vectors[: self._count]),
-                        _raw(ann),
-                    ):
-                        digest.update(part)
-                        fh.write(part)
-                    fh.write(digest.digest())
-                    if cipher is not None:
-                        fh.close()
-                    raw.flush()
-                    os.fsync(raw.fileno())
-                os.replace(temp, final)
-            finally:
-                temp.unlink(missing_ok=True)
-        fsync_directory(directory)
+            arrays: list[NDArray[Any]] = [self._ids[: self._count], self._vectors[: self._count], ann]
+            index_file.write(Path(directory), header, arrays, cipher=cipher, aad=aad)
 
     @classmethod
     def load(
@@ -379,76 +349,45 @@ class VectorIndex:
 
         ``tuning`` takes the constructor's keyword arguments. Never raises for a bad file.
         """
-        path = Path(directory) / FILE_NAME
+
+        def layout(header: dict[str, Any]) -> list[tuple[tuple[int, ...], Any]] | None:
+            if header["version"] != FORMAT_VERSION or header["dim"] != dim:
+                return None
+            count, ann_bytes = int(header["count"]), int(header["ann_bytes"])
+            return [((count,), np.int64), ((count, dim), np.float32), ((ann_bytes,), np.uint8)]
+
+        found = index_file.read(Path(directory), layout, cipher=cipher, aad=aad)
+        if found is None:
+            return None
+        header, (ids, vectors, ann) = found
         try:
-            with open(path, "rb") as fh:
-                if cipher is None:
-                    return cls._read(fh, os.fstat(fh.fileno()).st_size, dim, tuning)
-                sealed = SealedReader(fh, cipher, aad)
-                return cls._read(sealed, sealed.size, dim, tuning)
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            RuntimeError,
-            MemoryError,
-            struct.error,
-            StoreError,
-        ):
+            return cls._adopt(header, ids, vectors, ann, dim, tuning)
+        except (ValueError, KeyError, TypeError, RuntimeError, MemoryError):
             return None
 
     @classmethod
-    def _read(cls, fh: Any, size: int, dim: int, tuning: dict[str, Any]) -> VectorIndex | None:
-        digest = hashlib.sha256()
-
-        def read_exact(buffer: memoryview) -> None:
-            if fh.readinto(buffer) != len(buffer):
-                raise ValueError("truncated")
-            digest.update(buffer)
-
-        head = bytearray(len(_MAGIC) + 4)
-        read_exact(memoryview(head))
-        if bytes(head[: len(_MAGIC)]) != _MAGIC:
-            return None
-        (length,) = struct.unpack("<I", head[len(_MAGIC) :])
-        if length > _HEADER_LIMIT:
-            return None
-        encoded = bytearray(length)
-        read_exact(memoryview(encoded))
-        header = json.loads(encoded)
-        if header["version"] != FORMAT_VERSION or header["dim"] != dim:
-            return None
-        count, ann_bytes = int(header["count"]), int(header["ann_bytes"])
-        if count < 0 or ann_bytes < 0:
-            return None
-        expected = len(head) + length + count * 8 + count * dim * 4 + ann_bytes + digest.digest_size
-        if size != expected:
-            return None
+    def _adopt(
+        cls,
+        header: dict[str, Any],
+        ids: IdArray,
+        vectors: FloatArray,
+        ann: NDArray[np.uint8],
+        dim: int,
+        tuning: dict[str, Any],
+    ) -> VectorIndex | None:
+        """An index over arrays read from its file (taken as they are, not copied)."""
         index = cls(dim, **tuning)
-        index._grow(count)
-        read_exact(_raw(index._ids[:count]))
-        read_exact(_raw(index._vectors[:count]))
-        ann = np.empty(ann_bytes, dtype=np.uint8)
-        if ann_bytes:
-            read_exact(_raw(ann))
-        if fh.read() != digest.digest():
-            return None
-        index._count = count
-        index._rows = dict(zip(index._ids[:count].tolist(), range(count), strict=True))
+        count = len(ids)
+        index._ids, index._vectors, index._count = ids, vectors, count
+        index._rows = dict(zip(ids.tolist(), range(count), strict=True))
         if len(index._rows) != count:
             return None
         index._seq = int(header["seq"])
         index._trained_at = int(header["trained_at"])
-        if ann_bytes:
+        if len(ann):
             index._ann = faiss.deserialize_index(ann)
             if index._ann.ntotal != count or index._ann.d != dim:
                 return None
         elif count >= index.exact_below:
             index._train()
         return index
-
-
-def _raw(array: NDArray[Any]) -> memoryview:
-    """The bytes of a C-contiguous array, as a writable view (also for zero-length arrays)."""
-    return array.reshape(-1).view(np.uint8).data
