@@ -72,7 +72,7 @@ def crowding(
     """
     vectors = index.vectors(np.asarray(templates, dtype=np.int64))
     total = len(index)
-    wanted = min(total, 4 * K + 32)
+    wanted = min(total, 2 * K + 8)
     while True:
         ids, sims = index.search(vectors, wanted)
         owners = eligible_owners(db, [int(i) for i in ids.ravel() if i >= 0], purpose, active)
