@@ -100,6 +100,7 @@ class Store(Enrolment):
         self._calibrations: dict[str, Calibration] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
+        self._known_dim = 0
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -151,8 +152,11 @@ class Store(Enrolment):
         return models
 
     def _dim(self) -> int:
-        dim = repository.meta(self.db, "dim")
-        return 0 if dim is None else int(dim)
+        """The templates' dimension: set once with the store's model, never changed (kept once known)."""
+        if not self._known_dim:
+            dim = repository.meta(self.db, "dim")
+            self._known_dim = 0 if dim is None else int(dim)
+        return self._known_dim
 
     def calibration_for(self, model: str) -> Calibration:
         """The calibration of ``model``'s templates (the shipped table; cached)."""

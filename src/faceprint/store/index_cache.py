@@ -28,13 +28,16 @@ from numpy.typing import NDArray
 
 from ..errors import StoreError
 from .database import Database
-from .protection import Protector, stored_key_ids
+from .protection import Protector, key_ids_in, stored_key_ids
 from .vector_search import IdArray, VectorSearch
 
 __all__ = ["TEMPLATES", "DataKeys", "HeldVectors", "IndexCache", "VectorCache", "postgres_index_dir"]
 
 if TYPE_CHECKING:  # faiss loads at the first search, not with the store
     from .vector_index import VectorIndex
+
+#: What the feed holds past an index's position: last seq, ids removed, ids and vectors added.
+_News = tuple[int, set[int], NDArray[np.int64], NDArray[np.float32]]
 
 
 def postgres_index_dir(store_id: str) -> Path:
@@ -130,6 +133,13 @@ class IndexCache:
         Removals are saved at once, so erased vectors leave the index files too.
         """
         with self.lock:
+            if self._index is not None:  # the common case: one read for the key check and the feed
+                with self.db.read() as conn:
+                    fresh = key_ids_in(conn) == self.protector.key_ids()
+                    news = self._news(conn, self._index, dim) if fresh else None
+                if fresh:
+                    self._apply(self._index, news, force_save)
+                    return
             if stored_key_ids(self.db) != self.protector.key_ids():  # another process rotated the keys
                 self.protector = Protector.open(
                     self.db, self.protector.key_file, subject_keys=self.protector.subject_keys
@@ -150,23 +160,33 @@ class IndexCache:
                     return
             index = self._index
             with self.db.read() as conn:
-                rows = conn.execute(
-                    "SELECT seq, template_id, op FROM changes WHERE seq > ? ORDER BY seq", (int(index.seq),)
-                ).fetchall()
-                if not rows:
-                    if force_save:
-                        self.save()
-                    return
-                last = int(rows[-1][0])
-                removed = {int(r[1]) for r in rows if r[2] == "remove"}
-                added = [int(r[1]) for r in rows if r[2] == "add" and int(r[1]) not in removed]
-                ids, vectors = self._vectors(conn, added, dim)
-            if removed:
-                index.remove(np.fromiter(sorted(removed), dtype=np.int64), seq=last)
-            index.add(ids, vectors, seq=last)
-            self._dirty = True
-            if removed or force_save:
+                news = self._news(conn, index, dim)
+            self._apply(index, news, force_save)
+
+    def _news(self, conn: Any, index: VectorIndex, dim: int) -> _News | None:
+        """The feed past the index's position: (last seq, ids removed, ids and vectors added), or None."""
+        rows = conn.execute(
+            "SELECT seq, template_id, op FROM changes WHERE seq > ? ORDER BY seq", (int(index.seq),)
+        ).fetchall()
+        if not rows:
+            return None
+        removed = {int(r[1]) for r in rows if r[2] == "remove"}
+        added = [int(r[1]) for r in rows if r[2] == "add" and int(r[1]) not in removed]
+        ids, vectors = self._vectors(conn, added, dim)
+        return int(rows[-1][0]), removed, ids, vectors
+
+    def _apply(self, index: VectorIndex, news: _News | None, force_save: bool) -> None:
+        if news is None:
+            if force_save:
                 self.save()
+            return
+        last, removed, ids, vectors = news
+        if removed:
+            index.remove(np.fromiter(sorted(removed), dtype=np.int64), seq=last)
+        index.add(ids, vectors, seq=last)
+        self._dirty = True
+        if removed or force_save:
+            self.save()
 
     def sync_if_loaded(self, dim: int) -> None:
         """Catch up, but only an index this process already holds (the listener's callback)."""

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -316,5 +317,14 @@ def _meta(db: Database) -> dict[str, str]:
 
 def stored_key_ids(db: Database) -> tuple[str | None, str | None]:
     """The key ids the database names now (another process may have rotated them)."""
-    meta = _meta(db)
+    with db.read() as conn:
+        return key_ids_in(conn)
+
+
+def key_ids_in(conn: Any) -> tuple[str | None, str | None]:
+    """:func:`stored_key_ids`, read inside a transaction the caller holds."""
+    rows = conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('storage_key_id', 'template_key_id')"
+    ).fetchall()
+    meta = {str(k): str(v) for k, v in rows}
     return meta.get("storage_key_id"), meta.get("template_key_id")
