@@ -91,7 +91,7 @@ class RateLimiter:
     def __init__(self, per_minute: int, shared: Database | None = None) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, per_minute / 10.0)
-        self.shared = shared
+        self.shared = None if shared is None else rate_buckets.SharedBuckets(shared)
         self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
         self._lock = threading.Lock()
 
@@ -100,7 +100,7 @@ class RateLimiter:
         if self.rate <= 0:
             return 0.0
         if self.shared is not None:
-            return rate_buckets.take(self.shared, key_id, cost, self.rate, self.capacity)
+            return self.shared.take(key_id, cost, self.rate, self.capacity)
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.capacity, now))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .database import Connection, Database
 
-__all__ = ["take"]
+__all__ = ["SharedBuckets"]
 
 _TABLE = (
     "CREATE UNLOGGED TABLE IF NOT EXISTS rate_buckets ("
@@ -29,21 +29,27 @@ _TAKE = (
     f"granted = {_REFILLED} >= ?, updated = {_NOW} "
     "RETURNING granted, tokens"
 )
-_created: set[int] = set()
 
 
-def take(db: Database, key_id: str, cost: float, rate: float, capacity: float) -> float:
-    """0 if ``key_id`` may spend ``cost`` now (refilled at ``rate`` a second up to ``capacity``), else
-    the seconds to wait. PostgreSQL only."""
-    if id(db) not in _created:
-        db.transact(lambda conn: conn.execute(_TABLE), feed=False)
-        _created.add(id(db))
-    c, r = capacity, rate
-    params = (key_id, c, cost, c, cost, c, c, cost, c, r, c, r, cost, cost, c, r, cost)
+class SharedBuckets:
+    """The buckets of one PostgreSQL database (its table created on the first request)."""
 
-    def work(conn: Connection) -> tuple[bool, float]:
-        row = conn.execute(_TAKE, params).fetchone()
-        return bool(row[0]), float(row[1])
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._ready = False
 
-    granted, tokens = db.transact(work, feed=False)
-    return 0.0 if granted else max(cost - tokens, 0.0) / rate
+    def take(self, key_id: str, cost: float, rate: float, capacity: float) -> float:
+        """0 if ``key_id`` may spend ``cost`` now (refilled at ``rate`` a second up to ``capacity``),
+        else the seconds to wait."""
+        if not self._ready:
+            self.db.transact(lambda conn: conn.execute(_TABLE), feed=False)
+            self._ready = True
+        c, r = capacity, rate
+        params = (key_id, c, cost, c, cost, c, c, cost, c, r, c, r, cost, cost, c, r, cost)
+
+        def work(conn: Connection) -> tuple[bool, float]:
+            row = conn.execute(_TAKE, params).fetchone()
+            return bool(row[0]), float(row[1])
+
+        granted, tokens = self.db.transact(work, feed=False)
+        return 0.0 if granted else max(cost - tokens, 0.0) / rate
