@@ -12,6 +12,8 @@ best other score when it beats the mate's, so this is the usual "rank-1 and abov
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -33,11 +35,13 @@ __all__ = [
 Scores = NDArray[np.float64]
 
 
+@dataclass(frozen=True)
 class MatedOutcome:
     """Per mated probe: ``mate`` score, ``blocker`` score (-inf: none), ``ok`` (can be named first at all)."""
 
-    def __init__(self, mate: Scores, blocker: Scores, ok: NDArray[np.bool_]) -> None:
-        self.mate, self.blocker, self.ok = mate, blocker, ok
+    mate: Scores
+    blocker: Scores
+    ok: NDArray[np.bool_]
 
     @property
     def rank1(self) -> float:

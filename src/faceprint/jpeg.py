@@ -13,6 +13,8 @@ failures, which also fall back to Pillow and its typed error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import simplejpeg
 from numpy.typing import NDArray
@@ -37,15 +39,19 @@ def decode(data: bytes, width: int, height: int, reduce: int, orientation: int) 
     return orient(rgb, orientation)
 
 
+#: EXIF orientation -> the view that turns the pixels upright (as ``PIL.ImageOps.exif_transpose``).
+_UPRIGHT: dict[int, Callable[[NDArray[np.uint8]], NDArray[np.uint8]]] = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
 def orient(rgb: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
     """``rgb`` turned upright for an EXIF orientation (1-8), as ``PIL.ImageOps.exif_transpose`` does."""
-    turned = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.transpose(1, 0, 2),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
-        8: lambda a: np.rot90(a, 1),
-    }.get(orientation)
+    turned = _UPRIGHT.get(orientation)
     return rgb if turned is None else np.ascontiguousarray(turned(rgb))

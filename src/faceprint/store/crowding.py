@@ -17,7 +17,7 @@ templates of subjects outside the purpose never take part.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from .consent import ACTIVE
 from .database import Database
 from .vector_search import VectorSearch
 
-__all__ = ["MIN_SUBJECTS", "RERANKED", "K", "crowding", "eligible_owners"]
+__all__ = ["MIN_SUBJECTS", "RERANKED", "K", "best_by_owner", "crowding", "eligible_owners"]
 
 #: Neighbours (other subjects) whose similarities make a template's crowding.
 K = 20
@@ -58,6 +58,19 @@ def eligible_owners(
         }
 
 
+def best_by_owner(
+    hits: Iterable[tuple[int, float]], owners: Mapping[int, str]
+) -> dict[str, tuple[float, int]]:
+    """Subject name -> (best similarity, its template id) among ``hits`` (template id, similarity) of
+    templates in ``owners`` (the others are not eligible)."""
+    best: dict[str, tuple[float, int]] = {}
+    for template_id, sim in hits:
+        name = owners.get(template_id)
+        if name is not None and (name not in best or sim > best[name][0]):
+            best[name] = (sim, template_id)
+    return best
+
+
 def crowding(
     db: Database,
     index: VectorSearch,
@@ -78,12 +91,9 @@ def crowding(
         owners = eligible_owners(db, [int(i) for i in ids.ravel() if i >= 0], purpose, active)
         near: list[list[float]] = []
         for own, row_ids, row_sims in zip(subjects, ids, sims, strict=True):
-            best: dict[str, float] = {}
-            for i, s in zip(row_ids.tolist(), row_sims.tolist(), strict=True):
-                name = owners.get(i)
-                if name is not None and name != own and s > best.get(name, -2.0):
-                    best[name] = s
-            near.append(sorted(best.values(), reverse=True)[:K])
+            best = best_by_owner(zip(row_ids.tolist(), row_sims.tolist(), strict=True), owners)
+            best.pop(own, None)
+            near.append(sorted((sim for sim, _ in best.values()), reverse=True)[:K])
         if wanted >= total or all(len(n) >= K for n in near):
             return [float(np.mean(n)) if n else 0.0 for n in near]
         wanted = min(total, wanted * 4)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .crowding import MIN_SUBJECTS, RERANKED, crowding, eligible_owners
+from .crowding import MIN_SUBJECTS, RERANKED, best_by_owner, crowding, eligible_owners
 from .database import Database
 from .openset import Decision, cohort_stats
 from .vector_search import FloatArray, VectorSearch
@@ -95,9 +95,6 @@ def best_per_subject(
     """The best template per eligible subject among ``hits`` (template id, similarity) at ``threshold``+."""
     passing = [(i, s) for i, s in hits if s >= threshold]
     owners = eligible_owners(db, [i for i, _ in passing], purpose, active)
-    best: dict[str, Candidate] = {}
-    for template_id, sim in passing:
-        name = owners.get(template_id)
-        if name is not None and (name not in best or sim > best[name].similarity):
-            best[name] = Candidate(name, sim, template_id)
-    return sorted(best.values(), key=lambda c: c.similarity, reverse=True)
+    best = best_by_owner(passing, owners)
+    found = [Candidate(name, sim, template) for name, (sim, template) in best.items()]
+    return sorted(found, key=lambda c: c.similarity, reverse=True)
