@@ -53,13 +53,15 @@ class Database(Protocol):
     def location(self) -> str:
         """Where the data is, for messages (a path, or a URL without its password)."""
 
-    def write(self, *, feed: bool = True) -> AbstractContextManager[Connection]:
+    def write(self, *, feed: bool = True, pipelined: bool = False) -> AbstractContextManager[Connection]:
         """A write transaction, committed when the block ends and rolled back if it raises.
 
         ``feed``: the block may append to ``changes`` and must be the only such writer.
+        ``pipelined``: its statements may be sent without waiting for each answer (PostgreSQL's
+        pipeline mode); only for blocks of single, parameterised statements.
         """
 
-    def transact(self, work: Callable[[Connection], T], *, feed: bool = True) -> T:
+    def transact(self, work: Callable[[Connection], T], *, feed: bool = True, pipelined: bool = False) -> T:
         """``work`` in a write transaction, run again (with backoff) after a transient failure."""
 
     def read(self) -> AbstractContextManager[Connection]:

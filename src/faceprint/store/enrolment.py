@@ -74,7 +74,9 @@ class Enrolment:
         name = subject_name(subject)
         held = consent.new_consent(purpose, evidence, expires_at, self.now())
         samples = self._samples(images, largest_face)
-        result = self.db.transact(lambda conn: self._write(conn, name, samples, held, actor or self.actor))
+        result = self.db.transact(
+            lambda conn: self._write(conn, name, samples, held, actor or self.actor), pipelined=True
+        )
         if result.added:
             self.sync_index()
         return result
@@ -110,7 +112,7 @@ class Enrolment:
             repository.subject_key(conn, self.protector, subject_id)
             self.write_audit(conn, actor or self.actor, "consent", held.purpose, [name], 0)
 
-        self.db.transact(create)  # retried after a transient failure, like every store write
+        self.db.transact(create, pipelined=True)  # retried after a transient failure, like every write
         return self.subject(name)
 
     def add_faces(
@@ -135,7 +137,8 @@ class Enrolment:
         renewed = Consent(purpose=held.purpose, granted_at=now, evidence=held.evidence)
         samples = self._samples(images, largest_face)
         result = self.db.transact(
-            lambda conn: self._write(conn, name, samples, renewed, actor or self.actor, create=False)
+            lambda conn: self._write(conn, name, samples, renewed, actor or self.actor, create=False),
+            pipelined=True,
         )
         if result.added:
             self.sync_index()

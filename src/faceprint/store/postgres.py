@@ -22,8 +22,9 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any, Final, Literal, TypeVar
 
 import psycopg
@@ -48,6 +49,8 @@ _FEED_LOCK: Final = 0x6670_0008
 _CONNECT_WAIT: Final = 3.0
 _STATEMENT_TIMEOUT_MS: Final = 30_000
 _IDLE_IN_TRANSACTION_MS: Final = 60_000
+#: A connection given back this recently (seconds) is lent again without the pool's check query.
+_FRESH: Final = 1.0
 #: Attempts of a transaction that failed transiently (deadlock, serialization, connection lost).
 _ATTEMPTS: Final = 4
 _RETRYABLE: Final = (
@@ -126,6 +129,9 @@ class PostgresDatabase:
         self.location = redact(url)
         self._connect_wait = connect_wait
         self._local = threading.local()
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._listener: _Listener | None = None
         try:
             self._conninfo = make_conninfo(url, **{k: str(v) for k, v in _KEEPALIVES.items()})
@@ -137,7 +143,7 @@ class PostgresDatabase:
             max_size=max_connections,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_wait))},
             configure=_configure,
-            check=ConnectionPool.check_connection,
+            check=self._check,
             # Give up a failing reconnection after 5 s: the next request then tries at once,
             # instead of waiting out the pool's growing backoff once the server is back.
             reconnect_timeout=5.0,
@@ -164,43 +170,61 @@ class PostgresDatabase:
                 f"{self._connect_wait:g} s: {str(exc).strip().splitlines()[0] if str(exc) else 'timeout'})"
             ) from None
 
+    def _check(self, raw: psycopg.Connection[Any]) -> None:
+        """The pool's check before lending a connection: a query to the server, unless the
+        connection came back healthy within the last :data:`_FRESH` seconds (a round trip saved on
+        every operation of a busy process; a connection the server dropped since then fails its
+        first statement, which a write retries on a new connection)."""
+        if time.monotonic() - self._returned.pop(raw, -_FRESH) < _FRESH and not raw.broken:
+            return
+        ConnectionPool.check_connection(raw)
+
     def _give_back(self, raw: psycopg.Connection[Any]) -> None:
         if raw.info.transaction_status != pq.TransactionStatus.IDLE:
             with suppress(psycopg.Error):
                 raw.execute("ROLLBACK")
+        if raw.info.transaction_status == pq.TransactionStatus.IDLE:
+            self._returned[raw] = time.monotonic()
         with suppress(psycopg.Error):
             self._pool.putconn(raw)
 
     @contextmanager
-    def write(self, *, feed: bool = True) -> Iterator[_Connection]:
+    def write(self, *, feed: bool = True, pipelined: bool = False) -> Iterator[_Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
-        ``feed``: take the feed lock first (the block may append to ``changes``).
+        ``feed``: take the feed lock first (the block may append to ``changes``). ``pipelined``:
+        in psycopg's pipeline mode, where statements go out without waiting for the answers of
+        those before them and the client waits only where it reads a result (the ``BEGIN``, the
+        lock, the inserts and the ``COMMIT`` of an enrolment cost one round trip, not one each).
+        Only for blocks of single statements with parameters (not the schema's DDL scripts).
         """
         raw = self._take()
         try:
-            try:
-                raw.execute("BEGIN")
-                if feed:
-                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (_FEED_LOCK,))
-            except psycopg.Error as exc:
-                raise _translate(exc, self.location, "cannot start a write") from None
-            conn = _Connection(raw)
-            self._local.conn = conn
-            try:
-                yield conn
-                raw.execute("COMMIT")
-            except psycopg.Error as exc:
-                raise _translate(exc, self.location, "write failed, nothing was changed") from None
+            with raw.pipeline() if pipelined else nullcontext():
+                try:
+                    raw.execute("BEGIN")
+                    if feed:
+                        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_FEED_LOCK,))
+                except psycopg.Error as exc:
+                    raise _translate(exc, self.location, "cannot start a write") from None
+                conn = _Connection(raw)
+                self._local.conn = conn
+                try:
+                    yield conn
+                    raw.execute("COMMIT")
+                except psycopg.Error as exc:
+                    raise _translate(exc, self.location, "write failed, nothing was changed") from None
+        except psycopg.Error as exc:  # a pipeline reports its last statements' errors as it ends
+            raise _translate(exc, self.location, "write failed, nothing was changed") from None
         finally:
             self._local.conn = None
             self._give_back(raw)
 
-    def transact(self, work: Callable[[_Connection], T], *, feed: bool = True) -> T:
+    def transact(self, work: Callable[[_Connection], T], *, feed: bool = True, pipelined: bool = False) -> T:
         """``work`` in a write transaction, run again with backoff after a transient failure."""
         for attempt in range(_ATTEMPTS):
             try:
-                with self.write(feed=feed) as conn:
+                with self.write(feed=feed, pipelined=pipelined) as conn:
                     return work(conn)
             except _Retryable:
                 if attempt == _ATTEMPTS - 1:

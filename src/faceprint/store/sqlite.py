@@ -88,10 +88,11 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self, *, feed: bool = True) -> Iterator[sqlite3.Connection]:
+    def write(self, *, feed: bool = True, pipelined: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
-        Every SQLite write is the only writer (``feed`` is for PostgreSQL, where it matters).
+        Every SQLite write is the only writer, and there is no network between its statements
+        (``feed`` and ``pipelined`` are for PostgreSQL, where they matter).
         """
         with self._write_lock:
             conn = self._connection()
@@ -109,7 +110,9 @@ class Database:
                     raise StoreError(f"{self.path}: write failed, nothing was changed: {exc}") from None
                 raise
 
-    def transact(self, work: Callable[[sqlite3.Connection], T], *, feed: bool = True) -> T:
+    def transact(
+        self, work: Callable[[sqlite3.Connection], T], *, feed: bool = True, pipelined: bool = False
+    ) -> T:
         """``work`` in a write transaction (SQLite waits for its lock: nothing transient to retry)."""
         with self.write(feed=feed) as conn:
             return work(conn)
