@@ -7,7 +7,7 @@ import pytest
 from numpy.typing import NDArray
 
 from faceprint.align import face_chip
-from faceprint.align_template import ARCFACE_112, landmark_points, template_chip
+from faceprint.align_template import ARCFACE_112, KEYPOINTS, landmark_points, template_chip
 from faceprint.errors import InvalidInput
 
 REFERENCE = np.array(ARCFACE_112)
@@ -72,6 +72,20 @@ def test_named_landmarks_come_from_the_five_points() -> None:
     assert np.allclose(got, [[30, 41], [80, 41], [55, 80], [20, 40]])
     with pytest.raises(InvalidInput, match="mouth_left"):
         landmark_points(points, ["mouth_left"])
+
+
+def test_detector_keypoints_follow_the_five_points() -> None:
+    points = np.array([[90.0, 40.0], [70.0, 42.0], [20.0, 40.0], [40.0, 42.0], [55.0, 80.0]])
+    keypoints = np.array([[31.0, 41.0], [79.0, 41.0], [55.0, 75.0], [55.0, 95.0], [5.0, 50.0], [105.0, 50.0]])
+    got = landmark_points(
+        np.vstack([points, keypoints]), ["left_eye", "nose_tip", "mouth_centre", "right_ear"]
+    )
+    assert np.allclose(got, [[30, 41], [55, 75], [55, 95], [105, 50]])
+    assert KEYPOINTS.index("mouth_centre") == 3  # BlazeFace's order
+    with pytest.raises(InvalidInput, match=r"needs the detector's keypoints.*blazeface"):
+        landmark_points(points, ["left_eye", "nose_tip"])
+    with pytest.raises(InvalidInput, match=r"\(5, 2\) or \(11, 2\)"):
+        landmark_points(points[:4], ["left_eye"])
 
 
 def test_dlibs_own_points_match_dlibs_chip_closely() -> None:

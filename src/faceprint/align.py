@@ -94,8 +94,13 @@ def _bilinear(
 def face_chip(
     image: RGBImage, landmarks: NDArray[np.float64], *, size: int = 150, padding: float = 0.25
 ) -> RGBImage:
-    """The ``size`` x ``size`` RGB chip of the face whose 5 landmarks are given (dlib's get_face_chip)."""
+    """The ``size`` x ``size`` RGB chip of the face whose 5 landmarks are given (dlib's get_face_chip).
+
+    ``landmarks`` may carry the detector's keypoints after the 5 (a face's whole points array):
+    only the 5 are used."""
     points = np.asarray(landmarks, dtype=np.float64)
+    if points.ndim == 2 and points.shape[0] == 11:
+        points = points[:5]
     if points.shape != (5, 2):
         raise InvalidInput(f"expected (5, 2) landmarks, got shape {points.shape}")
     if image.ndim != 3 or image.shape[2] != 3:

@@ -9,8 +9,11 @@ more than 1.5 times larger than the chip, the image is first reduced by averagin
 blocks (``k`` = the whole part of the scale), so the chip is not aliased. Pixels outside the
 image are black.
 
-The landmark names are those faceprint places (its 5-point predictor, dlib's order), with
-``left``/``right`` as seen in the image (``left`` has the smaller x in an upright face).
+The landmark names are those faceprint places (its 5-point predictor, dlib's order, and the eye
+centres) and, for faces found by a detector with keypoints (BlazeFace), the detector's own points
+(:data:`KEYPOINTS`: nose tip, mouth centre, ...), with ``left``/``right`` as seen in the image
+(``left`` has the smaller x in an upright face). A face's points come as one array: the 5
+predictor points, then the detector's 6 keypoints when it has them (:func:`landmark_points`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from .errors import InvalidInput
 from .imageio import RGBImage
 from .models.landmarks import similarity_transform
 
-__all__ = ["ARCFACE_112", "LANDMARKS", "landmark_points", "template_chip"]
+__all__ = [
+    "ARCFACE_112",
+    "ARCFACE_112_KEYPOINTS",
+    "KEYPOINTS",
+    "LANDMARKS",
+    "landmark_points",
+    "template_chip",
+]
 
 #: The landmarks faceprint places on every face: the 5-point predictor's points (dlib's order)
 #: and the eye centres (the mean of each eye's two corners).
@@ -41,6 +51,17 @@ LANDMARKS: Final = (
     "right_eye",
 )
 
+#: The detector's keypoints, in the order a face's points array holds them after the predictor's 5
+#: (BlazeFace's 6, renamed as seen in an upright image: its "right eye" is the image's left one).
+KEYPOINTS: Final = (
+    "detector_left_eye",
+    "detector_right_eye",
+    "nose_tip",
+    "mouth_centre",
+    "left_ear",
+    "right_ear",
+)
+
 #: ArcFace's (InsightFace's) 112x112 reference points: left eye, right eye, nose tip, left and
 #: right mouth corners, as seen in the image.
 ARCFACE_112: Final = (
@@ -51,18 +72,38 @@ ARCFACE_112: Final = (
     (70.7299, 92.2041),
 )
 
+#: ArcFace's template for the points a face found by BlazeFace has: the eye centres, the nose tip
+#: and the mouth centre (the midpoint of ArcFace's two mouth corners; BlazeFace places no corners).
+ARCFACE_112_KEYPOINTS: Final = (
+    ("left_eye", ARCFACE_112[0]),
+    ("right_eye", ARCFACE_112[1]),
+    ("nose_tip", ARCFACE_112[2]),
+    (
+        "mouth_centre",
+        ((ARCFACE_112[3][0] + ARCFACE_112[4][0]) / 2, (ARCFACE_112[3][1] + ARCFACE_112[4][1]) / 2),
+    ),
+)
+
 #: Blocks are averaged before sampling when the image has more than this many pixels per chip pixel.
 _REDUCE_ABOVE = 1.5
 
 
-def landmark_points(points5: NDArray[np.float64], names: Sequence[str]) -> NDArray[np.float64]:
-    """The named landmarks of a face, from its 5 predictor points: an ``(len(names), 2)`` array."""
-    p = np.asarray(points5, dtype=np.float64)
-    if p.shape != (5, 2):
-        raise InvalidInput(f"expected (5, 2) landmarks, got shape {p.shape}")
+def landmark_points(points: NDArray[np.float64], names: Sequence[str]) -> NDArray[np.float64]:
+    """The named landmarks of a face, an ``(len(names), 2)`` array, from its points: the 5 predictor
+    points, followed by the detector's :data:`KEYPOINTS` (``(11, 2)``) when it has them."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape not in ((5, 2), (5 + len(KEYPOINTS), 2)):
+        raise InvalidInput(f"expected (5, 2) or ({5 + len(KEYPOINTS)}, 2) landmarks, got shape {p.shape}")
     out = []
     for name in names:
-        if name == "left_eye":
+        if name in KEYPOINTS:
+            if len(p) == 5:
+                raise InvalidInput(
+                    f"aligning by {name!r} needs the detector's keypoints, and this face has none "
+                    "(found by a detector without keypoints, or at a given box): detect with blazeface"
+                )
+            out.append(p[5 + KEYPOINTS.index(name)])
+        elif name == "left_eye":
             out.append((p[2] + p[3]) / 2)
         elif name == "right_eye":
             out.append((p[0] + p[1]) / 2)
@@ -70,7 +111,8 @@ def landmark_points(points5: NDArray[np.float64], names: Sequence[str]) -> NDArr
             out.append(p[LANDMARKS.index(name)])
         else:
             raise InvalidInput(
-                f"faceprint does not place a landmark called {name!r}; it places: {', '.join(LANDMARKS)}"
+                f"faceprint does not place a landmark called {name!r}; it places: "
+                f"{', '.join(LANDMARKS + KEYPOINTS)}"
             )
     return np.array(out, dtype=np.float64)
 

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from .calibrate import Calibration
 from .choice import ChosenFace, choose
 from .config import MIRROR_SUFFIX, Settings
-from .errors import InvalidInput, NoFace
+from .errors import InvalidInput, ModelError, NoFace
 from .faces import Box, Face, Template
 from .imageio import ImageSource, Photo, RGBImage, load_image
 from .locate import Located, Locator
@@ -82,7 +82,16 @@ class Engine:
             if self._landmarker is None:
                 self._landmarker = load_landmarker(backend=s.backend, cache=s.cache_dir)
             if embed and self._embedder is None:
-                self._embedder = load_recogniser(s)
+                embedder = load_recogniser(s)
+                needed = embedder.keypoints_needed
+                places = detector_defaults(s.detector).get("keypoints") if needed else ()
+                missing = [k for k in needed if not isinstance(places, list) or k not in places]
+                if missing:
+                    raise ModelError(
+                        f"recogniser {s.recogniser!r} aligns by {', '.join(missing)}, which the detector "
+                        f"{s.detector!r} does not place; use a detector that does (blazeface)"
+                    )
+                self._embedder = embedder
             return self._detector, self._landmarker, self._embedder
 
     def _embedder_model(self) -> Embedder:
@@ -233,7 +242,7 @@ class Engine:
         if n == 0:
             return [[] for _ in items]
         located = [f for found in items for f in found]
-        vectors = self._vectors([(f.image, f.points) for f in located], chips=[f.chip for f in located])
+        vectors = self._vectors([(f.image, f.all_points) for f in located], chips=[f.chip for f in located])
         model = self.model_id
         out: list[list[Face]] = []
         start = 0
@@ -252,7 +261,7 @@ class Engine:
         return out
 
     def templates_at(self, faces: Sequence[tuple[RGBImage, NDArray[np.float64]]]) -> list[Template]:
-        """Templates of faces given as (image, 5-point landmarks in its pixels), no detection.
+        """Templates of faces given as (image, points in its pixels: :attr:`Face.points`), no detection.
 
         Used where the face's place is known from another copy of the photo (e.g. a synthetic
         mask drawn on an enrolment photo, :mod:`faceprint.masks`).

@@ -104,7 +104,9 @@ class Face:
     corner, base of the nose — dlib's 5-point order. ``template`` is ``None`` until embedded;
     ``quality`` is ``None`` unless asked for (``Engine.embed(..., quality=True)``).
     ``mask_score`` says how much the face looks masked (:mod:`faceprint.maskscore`; ``None`` when
-    not assessed); :attr:`masked` is its decision.
+    not assessed); :attr:`masked` is its decision. ``keypoints`` is a (6, 2) array of the detector's
+    own points when it places them (BlazeFace: :data:`faceprint.align_template.KEYPOINTS`, eyes,
+    nose tip, mouth centre, ears), else ``None``.
     """
 
     box: Box
@@ -114,6 +116,13 @@ class Face:
     detector: str = ""
     quality: Quality | None = None
     mask_score: float | None = None
+    keypoints: NDArray[np.float64] | None = None
+
+    @property
+    def points(self) -> NDArray[np.float64]:
+        """Every point of the face as one array: the 5 landmarks, then the keypoints if any (what
+        a recogniser's :meth:`~faceprint.models.Embedder.cut` takes)."""
+        return self.landmarks if self.keypoints is None else np.vstack([self.landmarks, self.keypoints])
 
     @property
     def masked(self) -> bool:
@@ -127,6 +136,8 @@ class Face:
             "score": round(float(self.score), 6),
             "landmarks": [[float(x), float(y)] for x, y in self.landmarks],
         }
+        if self.keypoints is not None:
+            out["keypoints"] = [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints]
         if self.mask_score is not None:
             out["masked"] = self.masked
             out["mask_score"] = round(float(self.mask_score), 4)

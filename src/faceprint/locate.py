@@ -56,6 +56,13 @@ class Located:
     sx: float  # pixels of ``image`` per original pixel, across
     sy: float  # and down
     chip: RGBImage  # dlib's 150 px chip, cut once for the mask test and the embedder
+    keypoints: NDArray[np.float64] | None = None  # the detector's, in ``image``'s pixels
+
+    @property
+    def all_points(self) -> NDArray[np.float64]:
+        """The 5 landmarks and the detector's keypoints (if any) in ``image``'s pixels: what the
+        recogniser cuts its chip from."""
+        return self.points if self.keypoints is None else np.vstack([self.points, self.keypoints])
 
     def quality(self) -> Quality:
         b = self.face.box
@@ -191,5 +198,17 @@ class Locator:
         pts.setflags(write=False)
         chip = mask_chip(image, pts)
         masked = chip_mask_score(chip)
-        face = Face(box=box, score=score, landmarks=landmarks, detector=detector, mask_score=masked)
-        return Located(face, image, pts, sx, sy, chip)
+        local = None
+        if keypoints is not None:
+            keypoints = keypoints.copy()
+            keypoints.setflags(write=False)
+            local = keypoints * (sx, sy)
+        face = Face(
+            box=box,
+            score=score,
+            landmarks=landmarks,
+            detector=detector,
+            mask_score=masked,
+            keypoints=keypoints,
+        )
+        return Located(face, image, pts, sx, sy, chip, local)

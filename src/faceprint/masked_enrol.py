@@ -46,7 +46,7 @@ def masked_samples(
     copies = [
         draw_mask(rgb, face.landmarks, mask_for(bare.source, i, style)) for i, style in enumerate(styles)
     ]
-    templates = engine.templates_at([(copy, face.landmarks) for copy in copies])
+    templates = engine.templates_at([(copy, face.points) for copy in copies])
     return [bare] + [
         Sample(template=t, source=f"{bare.source}{MASKED_SOURCE}{style}", box=bare.box)
         for t, style in zip(templates, styles, strict=True)

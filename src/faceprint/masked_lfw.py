@@ -134,7 +134,7 @@ def _chunk(
             draw_mask(rgb, bare.landmarks, mask_for(name, seed + 1 + i, style))
             for i, style in enumerate(ENROL_STYLES)
         ]
-        copy_templates = engine.templates_at([(c, bare.landmarks) for c in copies])
+        copy_templates = engine.templates_at([(c, bare.points) for c in copies])
         assert bare.template is not None and masked.template is not None
         out.append(
             (

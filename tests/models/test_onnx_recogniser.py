@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import faceprint
-from faceprint.align_template import ARCFACE_112, template_chip
+from faceprint.align_template import ARCFACE_112, ARCFACE_112_KEYPOINTS, template_chip
 from faceprint.cli import cli
 from faceprint.errors import ModelError
 from faceprint.imageio import RGBImage
@@ -95,6 +95,45 @@ def test_arcface_chips_put_the_eyes_on_arcfaces_points(
         expected = _bilinear_reduced(samples["astronaut"], x, y, abs(z))
         assert np.abs(chip[v, u].astype(int) - expected).max() <= 2
     assert np.array_equal(chip, template_chip(samples["astronaut"], eyes, ref, width=112, height=112))
+
+
+def test_arcface_chips_by_blazefaces_nose_tip_and_mouth(
+    tmp_path: Path, samples: dict[str, RGBImage], engine: faceprint.Engine
+) -> None:
+    """A manifest naming the detector's keypoints gets BlazeFace's nose tip and mouth centre: the
+    chip is the least-squares similarity of four points, checked by hand."""
+    models = tmp_path / "models"
+    alignment = {
+        "points": [list(p) for _, p in ARCFACE_112_KEYPOINTS],
+        "landmarks": [n for n, _ in ARCFACE_112_KEYPOINTS],
+    }
+    register(*write_model(tmp_path / "src", arcface_graph(), alignment=alignment), models)
+    recogniser = OnnxRecogniser(operator_manifest(models, "arcface-test"))
+    assert recogniser.keypoints_needed == ("nose_tip", "mouth_centre")
+    image = samples["astronaut"]
+    face = engine.detect(image)[0]
+    assert face.keypoints is not None and face.keypoints.shape == (6, 2) and face.points.shape == (11, 2)
+    lm, kp = face.landmarks, face.keypoints
+    assert kp[0][0] < kp[1][0] and kp[1][1] < kp[2][1] < kp[3][1]  # left eye, right eye, nose, mouth
+    src = np.array([(lm[2] + lm[3]) / 2, (lm[0] + lm[1]) / 2, kp[2], kp[3]])
+    ref = np.array([p for _, p in ARCFACE_112_KEYPOINTS])
+    # by hand: the least-squares similarity as one complex factor z and shift, chip -> image
+    zs, zr = src[:, 0] + 1j * src[:, 1], ref[:, 0] + 1j * ref[:, 1]
+    z = np.sum((zs - zs.mean()) * np.conj(zr - zr.mean())) / np.sum(np.abs(zr - zr.mean()) ** 2)
+    shift = zs.mean() - z * zr.mean()
+    chip = recogniser.cut(image, face.points)
+    for u, v in [(0, 0), (56, 56), (111, 20), (30, 100), (56, 92)]:
+        w = z * complex(u, v) + shift
+        expected = _bilinear_reduced(image, w.real, w.imag, abs(z))
+        assert np.abs(chip[v, u].astype(int) - expected).max() <= 2
+    # the mouth lands on the template's mouth centre: 4 points, so near it, not on it
+    back = (complex(*kp[3]) - shift) / z
+    assert abs(back - complex(*ref[3])) < 4
+    # a detector without keypoints cannot feed the model: said when the engine loads it
+    settings = dataclasses.replace(engine.settings, recogniser="arcface-test", models_dir=str(models))
+    assert faceprint.Engine(settings).embed(image)[0].template is not None
+    with pytest.raises(ModelError, match=r"aligns by nose_tip, mouth_centre.*'cnn' does not place"):
+        faceprint.Engine(dataclasses.replace(settings, detector="cnn")).embed(image)
 
 
 def _bilinear_reduced(image: RGBImage, x: float, y: float, scale: float) -> np.ndarray:

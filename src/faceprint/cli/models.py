@@ -122,7 +122,7 @@ def check(name: str, as_json: bool) -> None:
     faces = Engine(settings).detect(image)
     if not faces:
         raise ModelError("no face found in the astronaut photo: the detector is not working")
-    raw = recogniser.embed_chips([recogniser.cut(image, faces[0].landmarks)])
+    raw = recogniser.embed_chips([recogniser.cut(image, faces[0].points)])
     record = {
         "name": m.name,
         "model_id": m.model_id,

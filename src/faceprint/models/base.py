@@ -17,8 +17,10 @@ __all__ = ["Backends", "Detection", "Detector", "Embedder", "Landmarker"]
 class Detection(NamedTuple):
     """A raw detector hit in image pixel coordinates (right/bottom exclusive) and its score.
 
-    ``keypoints`` are the detector's own (x, y) points where it has them (BlazeFace: right eye,
-    left eye, nose tip, mouth, right and left ear tragion, as seen in the image), else ``None``.
+    ``keypoints`` are the detector's own (x, y) points where it has them, else ``None``: BlazeFace's
+    6, in MediaPipe's order (the subject's right eye, left eye, nose tip, mouth centre, right and
+    left ear tragion; the subject's right is the image's left), named as seen in the image by
+    :data:`faceprint.align_template.KEYPOINTS`.
     """
 
     left: float
@@ -62,6 +64,9 @@ class Embedder(Protocol):
     dim: int
     #: The chip's width in pixels.
     chip_size: int
+    #: The detector keypoints (:data:`faceprint.align_template.KEYPOINTS`) :meth:`cut` aligns by;
+    #: a detector that does not place them cannot feed this model.
+    keypoints_needed: tuple[str, ...]
 
     @property
     def chip_padding(self) -> float | None:

@@ -104,6 +104,7 @@ class ResNetEmbedder:
     model_id = "dlib-resnet-v1"
     dim = 128
     chip_size = 150
+    keypoints_needed: tuple[str, ...] = ()
     chip_padding = 0.25
 
     def __init__(self, path: Path) -> None:

@@ -56,6 +56,7 @@ class OnnxResNetEmbedder:
     model_id = "dlib-resnet-v1"
     dim = 128
     chip_size = 150
+    keypoints_needed: tuple[str, ...] = ()
     chip_padding = 0.25
 
     def __init__(self, path: Path, *, threads: int = 0, cache: str = "") -> None:

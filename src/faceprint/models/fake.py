@@ -61,6 +61,7 @@ class FakeEmbedder:
     model_id = "fake"
     dim = 8
     chip_size = 40
+    keypoints_needed: tuple[str, ...] = ()
     chip_padding = 0.25
 
     def __init__(self) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..align import face_chip
-from ..align_template import landmark_points, template_chip
+from ..align_template import KEYPOINTS, landmark_points, template_chip
 from ..errors import InvalidInput, ModelError
 from ..imageio import RGBImage
 from ..samples import sample_photo
@@ -51,6 +51,7 @@ class OnnxRecogniser:
         self.dim = manifest.dim
         self.chip_size = manifest.width
         a = manifest.alignment
+        self.keypoints_needed = tuple(n for n in a.landmarks if n in KEYPOINTS)
         #: dlib's padding when the chip is dlib's get_face_chip (:meth:`cut`), else None
         self.chip_padding: float | None = a.padding if a.method == "dlib" else None
         path = path or manifest.onnx_path

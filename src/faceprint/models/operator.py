@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ..align_template import LANDMARKS
+from ..align_template import KEYPOINTS, LANDMARKS
 from ..errors import ModelError
 
 if TYPE_CHECKING:
@@ -215,9 +215,11 @@ def _alignment(raw: Any, width: int, height: int, where: str) -> Alignment:
     if len(names) < 2:
         raise _bad(where, "alignment needs at least 2 reference points")
     for n in names:
-        if n not in LANDMARKS:
+        if n not in LANDMARKS + KEYPOINTS:
             raise _bad(
-                where, f"faceprint does not place a landmark called {n!r}; it places: {', '.join(LANDMARKS)}"
+                where,
+                f"faceprint does not place a landmark called {n!r}; it places: {', '.join(LANDMARKS)}; "
+                f"and on faces BlazeFace finds: {', '.join(KEYPOINTS)}",
             )
     if len(set(names)) != len(names):
         raise _bad(where, "alignment 'landmarks' must not repeat")

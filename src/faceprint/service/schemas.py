@@ -145,6 +145,11 @@ class FaceOut(_Out):
     box: Box
     score: float
     landmarks: list[list[float]]
+    keypoints: list[list[float]] | None = Field(
+        default=None,
+        description="the detector's own points where it places them (blazeface: left eye, right eye, "
+        "nose tip, mouth centre, left ear, right ear, as seen in the image)",
+    )
     masked: bool | None = Field(default=None, description="the face appears to wear a mask (docs/masks.md)")
     mask_score: float | None = Field(
         default=None, description="how much it looks masked; 0.5 and above: masked"
