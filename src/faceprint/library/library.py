@@ -3,8 +3,9 @@
 Library faces live in the store's database beside the gallery (the library's own schema steps)
 and are sealed with the store's keys like gallery templates, each under a data key of its own
 (:mod:`.face_keys`: destroyed when the face is erased or its photo dropped), but they are not
-gallery subjects: no consent rows, never searched 1:N. The declared purpose (default: the owner's personal photo
-library) is written to the audit trail with every operation; no biometric data ever is.
+gallery subjects: no consent rows, never searched 1:N. The declared purpose (default: the
+owner's personal photo library) is written to the audit trail with every operation; no biometric
+data ever is.
 """
 
 from __future__ import annotations
