@@ -4,7 +4,8 @@ with per-owner keys gives keys to faces sealed before them.
 
 The store imports this module by name (``store.schema.TABLE_OWNERS``) before it migrates and
 before every key rotation, so the library's tables exist and follow the new keys even when only
-the gallery was opened. It imports nothing but the store's modules.
+the gallery was opened, and existing faces get data keys when the store opens. It imports nothing
+but the store's modules (and :mod:`.face_keys`, which imports only those).
 """
 
 from __future__ import annotations
