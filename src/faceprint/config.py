@@ -67,9 +67,10 @@ class Settings:
     #: beside the database). Keep it on another volume or a secrets mount; without it the
     #: templates cannot be read.
     key_file: str = ""
-    #: Seal each gallery subject's templates under a data key of its own, destroyed by erasure
-    #: (crypto-shredding: copies in backups, WAL and replicas become unreadable). On by default;
-    #: off seals new subjects under the storage key as before schema 4 (for comparison only).
+    #: Seal each gallery subject's templates, and each photo-library face, under a data key of its
+    #: own, destroyed by erasure (crypto-shredding: copies in backups, WAL and replicas become
+    #: unreadable). On by default; off seals new subjects and faces under the storage key as before
+    #: schema 4 (for comparison only).
     subject_keys: bool = True
     #: 1:N: when two or more subjects pass a search, order them by similarity less half their
     #: crowding (the mean similarity of their template to its 20 nearest other subjects), from 500

@@ -2,13 +2,14 @@
 
 Enrol two subjects, take a backup (SQLite: a copy of the database file and its WAL while the store
 is open; PostgreSQL: a copy of the stopped server's data directory, by the project's own
-scripts/postgres.sh), erase one, then attack the backup with the current key file: every sealed
-blob found anywhere in the backup's bytes (live rows, dead tuples, WAL, free pages) is decrypted
-with every key the key file holds and every data key that unwraps from the backup. No template of
+scripts/postgres.sh), erase one, then attack the backup with the current key file
+(:func:`tests.backup.attack`: every sealed blob found anywhere in the backup's bytes is decrypted
+with every key the key file holds and every data key that unwraps from the backup). No template of
 the erased subject may come out, while the other subject's must (so the attack can succeed).
 
 The same test runs against the old sealing (``subject_keys`` off: templates under the storage
 key) and must fail there: marked ``xfail(strict=True)``, so CI breaks if it ever passes.
+tests/library/test_backup_erasure.py does the same for the photo library's faces.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import pytest
 from numpy.typing import NDArray
 
 from faceprint import Settings, Store
-from faceprint.errors import StoreError
 from faceprint.faces import Template
-from faceprint.privacy import KeyFile, keys_by_id, open_sealed
 from faceprint.store import Sample
 from faceprint.store.protection import key_file_path
+from tests.backup import DIM, attack, recovered_count
 from tests.postgres import Cluster, destroy_cluster, start_cluster
 
 MODEL = "dlib-resnet-v1+mirror"
-DIM = 128
-_MAGIC = b"FPS1"
-_HEADER = 4 + 8 + 12 + 16  # magic, key id, nonce, tag
 
 
 def templates(seed: int, n: int) -> list[Sample]:
@@ -42,46 +39,9 @@ def templates(seed: int, n: int) -> list[Sample]:
     ]
 
 
-def sealed_blobs(root: Path, length: int) -> set[bytes]:
-    """Every ``length``-byte window starting with the sealing magic, in every file under ``root``."""
-    found: set[bytes] = set()
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        at = data.find(_MAGIC)
-        while at >= 0:
-            found.add(data[at : at + length])
-            at = data.find(_MAGIC, at + 1)
-    return found
-
-
-def attack(backup: Path, key_file: Path, store_id: str, max_subject: int = 64) -> list[NDArray[np.float32]]:
-    """The protected templates (``Q x``) that the current key file recovers from the backup's bytes."""
-    keyring = KeyFile(key_file).read()
-    keys = keyring.storage_keys | keyring.wrapping_keys
-    data_keys: dict[str, bytes] = {}
-    for blob in sealed_blobs(backup, _HEADER + 32):  # wrapped data keys
-        for subject_id in range(1, max_subject):
-            try:
-                data_key = open_sealed(keys, blob, f"{store_id}:subject-key:{subject_id}".encode())
-            except StoreError:
-                continue
-            data_keys |= keys_by_id([data_key])
-    keys |= data_keys
-    recovered = []
-    for blob in sealed_blobs(backup, _HEADER + 4 * DIM):  # templates
-        try:
-            recovered.append(np.frombuffer(open_sealed(keys, blob, store_id.encode()), dtype="<f4"))
-        except StoreError:
-            continue
-    return recovered
-
-
 def found(recovered: list[NDArray[np.float32]], store: Store, samples: list[Sample]) -> int:
     """How many of ``samples`` are among the recovered templates."""
-    protected = store.protector.protect(np.stack([s.template.vector for s in samples]))
-    return sum(any(float(v @ p) > 0.999 for v in recovered) for p in protected)
+    return recovered_count(recovered, store.protector.protect(np.stack([s.template.vector for s in samples])))
 
 
 SEALINGS = [

@@ -79,7 +79,15 @@ def _library_rows(db: Database) -> list[tuple[object, ...]]:
 
 def test_the_library_registers_its_schema_with_the_store() -> None:
     assert SCHEMA in schema_parts()
-    assert SCHEMA.tables == ("photos", "photo_paths", "people", "faces", "face_not_person")
+    assert SCHEMA.tables == (
+        "photos",
+        "photo_paths",
+        "people",
+        "faces",
+        "face_not_person",
+        "face_keys",
+        "face_key_buckets",
+    )
 
 
 def test_a_new_store_records_the_library_schema(store_location: str | Path) -> None:
@@ -94,10 +102,16 @@ def test_a_store_made_before_the_library_had_its_own_steps_keeps_its_photo_libra
     with _opened(store_location) as db:
         _add_library_rows(db)
         before = _library_rows(db)
-    # what older faceprint left: the same tables (its step 3), no version row of the library's
-    _raw(store_location, f"DELETE FROM meta WHERE key = '{SCHEMA.key}'")
+    # what older faceprint left: the same tables (its step 3), no version row of the library's,
+    # no face keys (library step 2)
+    _raw(
+        store_location,
+        f"DELETE FROM meta WHERE key = '{SCHEMA.key}'",
+        "DROP TABLE face_keys",
+        "DROP TABLE face_key_buckets",
+    )
     with _opened(store_location) as db:  # creating the tables again would fail: they are adopted
-        assert _library_version(db) == "1"
+        assert _library_version(db) == str(SCHEMA.version)
         assert _library_rows(db) == before != []
         assert [r[1] for r in before] == ["/a.jpg"]
 
@@ -124,7 +138,7 @@ def test_a_store_from_before_the_photo_library_gains_its_tables(store_location: 
     )
     with _opened(store_location) as db:
         assert db.schema_version() == SCHEMA_VERSION
-        assert _library_version(db) == "1"
+        assert _library_version(db) == str(SCHEMA.version)
         _add_library_rows(db)
         assert len(_library_rows(db)) == 1
         with db.read() as conn:

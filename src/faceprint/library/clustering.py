@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..cluster import UNASSIGNED, ClusterParams, cluster_faces
+from .face_keys import open_faces
 from .mixin import LibraryPart
 from .records import ClusterReport
 
@@ -38,17 +39,15 @@ class Clustering(LibraryPart):
 
         def work(conn: Any) -> ClusterReport:
             rows = conn.execute(
-                "SELECT id, photo_id, reasons, person_id, clustered, vector FROM faces WHERE model_id = ? "
-                "ORDER BY id",
+                "SELECT f.id, f.photo_id, f.reasons, f.person_id, f.clustered, f.vector, k.wrapped FROM faces f "
+                "LEFT JOIN face_keys k ON k.face_id = f.id WHERE f.model_id = ? ORDER BY f.id",
                 (model,),
             ).fetchall()
             if not rows:
                 return ClusterReport(0, 0, 0, self._count_people(conn), 0, 0, 0, time.perf_counter() - start)
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             position = {int(f): i for i, f in enumerate(ids)}
-            vectors = np.stack(
-                [np.frombuffer(protector.keyring.open(bytes(r[5]), protector.aad), "<f4") for r in rows]
-            )
+            vectors = open_faces(protector, [(r[0], r[5], r[6]) for r in rows])
             photos = np.array([r[1] for r in rows], dtype=np.int64)
             seeds = np.array([r[2] == "" for r in rows])
             labels = np.array([UNASSIGNED if r[3] is None else r[3] for r in rows], dtype=np.int64)

@@ -1,9 +1,11 @@
 """The photo library: index a folder's faces into the store, group them into people, incrementally.
 
-Library faces live in the store's database beside the gallery (tables of schema step 3) and are
-sealed with the store's keys like gallery templates, but they are not gallery subjects: no
-consent rows, never searched 1:N. The declared purpose (default: the owner's personal photo
-library) is written to the audit trail with every operation; no biometric data ever is.
+Library faces live in the store's database beside the gallery (the library's own schema steps)
+and are sealed with the store's keys like gallery templates, each under a data key of its own
+(:mod:`.face_keys`: destroyed when the face is erased or its photo dropped), but they are not
+gallery subjects: no consent rows, never searched 1:N. The declared purpose (default: the
+owner's personal photo library) is written to the audit trail with every operation; no biometric
+data ever is.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..gallery import Gallery as Store
 from ..gallery import open_store
 from ..store.records import isoformat
 from .clustering import Clustering
+from .face_keys import new_face_key, shred_faces, store_face_keys
 from .people import People
 from .records import IndexFailure, IndexReport
 from .workers import Analysis, AnalysisPool
@@ -265,32 +268,35 @@ class Library(Clustering, People):
         )
 
     def _add_path(self, path: str, photo_id: int, size: int, mtime_ns: int) -> None:
-        def work(conn: Any) -> None:
+        def work(conn: Any) -> int:
             conn.execute("DELETE FROM photo_paths WHERE path = ?", (path,))
             conn.execute(
                 "INSERT INTO photo_paths (path, photo_id, size, mtime_ns, seen_at) VALUES (?, ?, ?, ?, ?)",
                 (path, photo_id, size, mtime_ns, self._now()),
             )
-            self._drop_orphans(conn)
+            return self._drop_orphans(conn)
 
-        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
+        if self._db.transact(work):  # run again after a transient failure (PostgreSQL)
+            self._prune_keys()
 
     def _write_photo(self, digest: str, analysis: Analysis, paths: Sequence[tuple[str, int, int]]) -> int:
         """The photo, its faces and its paths, in one transaction."""
         protector = self.store.protector
         now = self._now()
 
-        def work(conn: Any) -> int:
+        def work(conn: Any) -> tuple[int, int]:
             cur = conn.execute(
                 "INSERT INTO photos (digest, width, height, indexed_at) VALUES (?, ?, ?, ?) RETURNING id",
                 (digest, analysis.width, analysis.height, now),
             )
             photo_id = int(cur.fetchone()[0])
+            keys: dict[int, bytes | None] = {}
             for face in analysis.faces:
                 assert face.template is not None and face.quality is not None  # analyse() asks for both
-                conn.execute(
+                key = new_face_key(protector)
+                cur = conn.execute(
                     "INSERT INTO faces (photo_id, box, landmarks, score, quality, reasons, model_id, vector, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         photo_id,
                         json.dumps([round(v, 2) for v in face.box.as_list()]),
@@ -299,38 +305,53 @@ class Library(Clustering, People):
                         face.quality.score,
                         ",".join(face.quality.reasons),
                         face.template.model,
-                        protector.seal_vector(face.template.vector),
+                        protector.seal_vector(face.template.vector, key),
                         now,
                     ),
                 )
+                keys[int(cur.fetchone()[0])] = key
+            store_face_keys(conn, protector, keys)
             for path, size, mtime_ns in paths:
                 conn.execute("DELETE FROM photo_paths WHERE path = ?", (path,))
                 conn.execute(
                     "INSERT INTO photo_paths (path, photo_id, size, mtime_ns, seen_at) VALUES (?, ?, ?, ?, ?)",
                     (path, photo_id, size, mtime_ns, now),
                 )
-            self._drop_orphans(conn)
-            return photo_id
+            return photo_id, self._drop_orphans(conn)
 
-        photo_id = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
-        return photo_id
+        photo_id, shredded = self._db.transact(work)  # run again after a transient failure (PostgreSQL)
+        if shredded:
+            self._prune_keys()
+        return int(photo_id)
 
     def _prune(self, gone: Sequence[str]) -> int:
         """Forget paths that no longer exist; photos left without a path go with their faces."""
         if not gone:
             return 0
 
-        def work(conn: Any) -> None:
+        def work(conn: Any) -> int:
             conn.executemany("DELETE FROM photo_paths WHERE path = ?", [(p,) for p in gone])
-            self._drop_orphans(conn)
+            return self._drop_orphans(conn)
 
-        self._db.transact(work)  # run again after a transient failure (PostgreSQL)
+        if self._db.transact(work):  # run again after a transient failure (PostgreSQL)
+            self._prune_keys()
         self._db.purge()
         return len(gone)
 
-    def _drop_orphans(self, conn: Any) -> None:
-        conn.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM photo_paths)")
+    def _drop_orphans(self, conn: Any) -> int:
+        """Drop the photos no path leads to, their faces' data keys destroyed (crypto-shredding)
+        with the rows; returns the keys destroyed (then :meth:`_prune_keys` after the commit)."""
+        orphans = "SELECT id FROM photos WHERE id NOT IN (SELECT photo_id FROM photo_paths)"
+        if conn.execute(orphans + " LIMIT 1").fetchone() is None:
+            return 0
+        shredded = shred_faces(conn, self.store.protector, f"f.photo_id IN ({orphans})")
+        conn.execute(f"DELETE FROM photos WHERE id IN ({orphans})")
         self._drop_empty_people(conn)
+        return shredded
+
+    def _prune_keys(self) -> None:
+        """The wrapping keys replaced by an erasure leave the key file (after its commit)."""
+        self.store.protector.subjects.prune(self._db)
 
     @staticmethod
     def _drop_empty_people(conn: Any) -> None:

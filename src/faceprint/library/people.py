@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidInput, NotFound
 from ..faces import Box
+from .face_keys import FACE_VECTORS, open_faces, shred_faces
 from .mixin import LibraryPart
 from .records import LibraryFace, Person
 
@@ -189,18 +190,23 @@ class People(LibraryPart):
 
     def erase(self, person: str | int) -> int:
         """Erase ``person``: their faces (templates, boxes, landmarks) and the person record, with no
-        bytes left behind (secure_delete, then the write-ahead log is checkpointed and truncated).
-        Their photos stay indexed, so a later ``index`` does not detect them again. Returns faces erased."""
+        bytes left behind (secure_delete, then the write-ahead log is checkpointed and truncated),
+        and their faces' data keys destroyed in the same transaction, each bucket's wrapping key
+        replaced (crypto-shredding: no copy of the database, a backup included, opens them with
+        the keys left). Their photos stay indexed, so a later ``index`` does not detect them
+        again. Returns faces erased."""
 
         def work(conn: Any) -> int:
             pid = self._person_id(conn, person)
             count = int(conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = ?", (pid,)).fetchone()[0])
+            shred_faces(conn, self.store.protector, "f.person_id = ?", (pid,))
             conn.execute("DELETE FROM faces WHERE person_id = ?", (pid,))
             conn.execute("DELETE FROM people WHERE id = ?", (pid,))
             self._audit(conn, "library-erase", count)
             return count
 
         count = int(self._db.transact(work))  # run again after a transient failure (PostgreSQL)
+        self._prune_keys()
         self._db.purge()
         return count
 
@@ -248,15 +254,9 @@ class People(LibraryPart):
 
     def vectors(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Face ids and their templates in the store's protected space (``Q x``; same similarities)."""
-        protector = self.store.protector
         with self._db.read() as conn:
-            rows = conn.execute("SELECT id, vector FROM faces ORDER BY id").fetchall()
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        mat = np.stack(
-            [np.frombuffer(protector.keyring.open(bytes(r[1]), protector.aad), "<f4") for r in rows]
-        )
-        return np.array([r[0] for r in rows], dtype=np.int64), mat.astype(np.float32)
+            rows = conn.execute(f"{FACE_VECTORS} ORDER BY f.id").fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64), open_faces(self.store.protector, rows)
 
 
 def _name(name: str) -> str:

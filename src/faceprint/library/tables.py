@@ -1,20 +1,23 @@
-"""What the photo library registers with the store it lives in: its tables' schema steps, and how
-key rotation re-seals its faces.
+"""What the photo library registers with the store it lives in: its tables' schema steps, its
+faces' data keys (:mod:`.face_keys`), how key rotation re-seals its faces and how a store opened
+with per-owner keys gives keys to faces sealed before them.
 
 The store imports this module by name (``store.schema.TABLE_OWNERS``) before it migrates and
 before every key rotation, so the library's tables exist and follow the new keys even when only
-the gallery was opened. It imports nothing but the store's modules.
+the gallery was opened, and existing faces get data keys when the store opens. It imports nothing
+but the store's modules (and :mod:`.face_keys`, which imports only those).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from ..store.database import Connection
-from ..store.protection import Protector, register_resealer
+from ..store.protection import register_adopter, register_resealer
 from ..store.schema import SchemaPart, Step, register_schema
+from ..store.subject_keys import register_key_table
+from .face_keys import FACES, adopt_face_keys, reseal_faces
 
-__all__ = ["SCHEMA", "reseal_faces"]
+__all__ = ["SCHEMA"]
 
 #: Photo libraries (faceprint.library): photos by content hash, the paths they were seen at, the
 #: faces found in them (box, landmarks, quality, sealed template) and the people the faces are
@@ -111,19 +114,42 @@ CREATE TABLE face_not_person (
 );
 """
 
+#: Per-face data keys (:mod:`.face_keys`): each face's key wrapped by its bucket's wrapping key
+#: (held in the key file, named in ``face_key_buckets``), deleted with the face. Existing faces are
+#: given keys, their templates re-sealed, when the store is next opened (no re-detection).
+_V2: Final = """
+CREATE TABLE face_keys (
+    face_id INTEGER PRIMARY KEY REFERENCES faces (id) ON DELETE CASCADE,
+    bucket  INTEGER NOT NULL,
+    wrapped BLOB NOT NULL
+);
+CREATE INDEX face_keys_bucket ON face_keys (bucket);
+CREATE TABLE face_key_buckets (
+    bucket INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL
+);
+"""
+
+_V2_POSTGRES: Final = """
+CREATE TABLE face_keys (
+    face_id BIGINT PRIMARY KEY REFERENCES faces (id) ON DELETE CASCADE,
+    bucket  INTEGER NOT NULL,
+    wrapped BYTEA NOT NULL
+);
+CREATE INDEX face_keys_bucket ON face_keys (bucket);
+CREATE TABLE face_key_buckets (
+    bucket INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL
+);
+"""
+
 #: The library's schema: step 1 is what the store's own step 3 created before the library had
 #: steps of its own, so a store past that step already holds it.
-SCHEMA: Final = SchemaPart("library", {1: Step(_V1, _V1_POSTGRES)}, adopted=(3, 1))
-
-
-def reseal_faces(conn: Connection, old: Protector, new: Protector) -> int:
-    """The library's face templates (the ``faces`` table), re-sealed like the gallery's."""
-    count = 0
-    for face_id, blob in conn.execute("SELECT id, vector FROM faces").fetchall():
-        conn.execute("UPDATE faces SET vector = ? WHERE id = ?", (old.reseal(blob, new), face_id))
-        count += 1
-    return count
-
+SCHEMA: Final = SchemaPart(
+    "library", {1: Step(_V1, _V1_POSTGRES), 2: Step(_V2, _V2_POSTGRES)}, adopted=(3, 1)
+)
 
 register_schema(SCHEMA)
+register_key_table(FACES)
 register_resealer("faces", reseal_faces)
+register_adopter("faces", adopt_face_keys)

@@ -87,7 +87,7 @@ class Store(Enrolment):
         try:
             key_file = key_file_path(self.path or self.location, self.settings.key_file)
             protector = Protector.open(self.db, KeyFile(key_file), subject_keys=self.settings.subject_keys)
-            protector.adopt_subject_keys(self.db)
+            protector.adopt_owner_keys(self.db)
             self.index_dir = (
                 self.path.with_name(self.path.name + ".index")
                 if self.path is not None

@@ -1,11 +1,11 @@
 """How a store protects its templates: which keys, checked at open, used for every row and index file.
 
 Every template is stored as ``AES-256-GCM(Q x)``: ``Q`` the store's keyed orthogonal transform,
-``x`` the engine's template, sealed with its subject's data key (:mod:`.subject_keys`; the
-photo library's faces, and subjects of a store opened with ``subject_keys`` off, with the current
-storage key) and bound to the store's id. The
-database's ``meta`` table names the key ids in use (never the keys) and holds a sealed check
-value, so a wrong key file is refused at open before anything is written.
+``x`` the engine's template, sealed with its owner's data key (:mod:`.subject_keys`: a gallery
+subject's, a photo-library face's; those written with ``subject_keys`` off, with the current
+storage key) and bound to the store's id. The database's ``meta`` table names the key ids in use
+(never the keys) and holds a sealed check value, so a wrong key file is refused at open before
+anything is written.
 """
 
 from __future__ import annotations
@@ -29,7 +29,16 @@ from .database import Connection, Database
 from .schema import import_table_owners
 from .subject_keys import SubjectKeys
 
-__all__ = ["Protector", "Resealer", "key_file_path", "register_resealer", "resealers"]
+__all__ = [
+    "Adopter",
+    "Protector",
+    "Resealer",
+    "adopters",
+    "key_file_path",
+    "register_adopter",
+    "register_resealer",
+    "resealers",
+]
 
 _CHECK = b"faceprint key check"
 
@@ -37,6 +46,10 @@ _CHECK = b"faceprint key check"
 #: transaction; returns the rows rewritten.
 Resealer = Callable[[Connection, "Protector", "Protector"], int]
 _resealers: dict[str, Resealer] = {}
+#: Gives the rows of one table that have no data key yet one (re-sealing them under it) when a
+#: store opens with ``subject_keys`` on; returns the rows migrated (one read when none).
+Adopter = Callable[[Database, "Protector"], int]
+_adopters: dict[str, Adopter] = {}
 
 
 def register_resealer(table: str, resealer: Resealer) -> None:
@@ -50,6 +63,17 @@ def resealers() -> dict[str, Resealer]:
     opened the store."""
     import_table_owners()
     return dict(_resealers)
+
+
+def register_adopter(table: str, adopter: Adopter) -> None:
+    """Have every store opened with ``subject_keys`` on run ``adopter`` (idempotent per table)."""
+    _adopters[table] = adopter
+
+
+def adopters() -> dict[str, Adopter]:
+    """The registered adopters by table, after importing every module that owns tables."""
+    import_table_owners()
+    return dict(_adopters)
 
 
 def key_file_path(store: Path | str, configured: str) -> Path:
@@ -185,7 +209,10 @@ class Protector:
 
     def seal_vector(self, vector: NDArray[np.float32], data_key: bytes | None = None) -> bytes:
         """An engine template -> the bytes stored for it (under ``data_key``, else the storage key)."""
-        protected = self.protect(np.asarray(vector, dtype=np.float32)[None, :])[0]
+        return self.seal_protected(self.protect(np.asarray(vector, dtype=np.float32)[None, :])[0], data_key)
+
+    def seal_protected(self, protected: NDArray[np.float32], data_key: bytes | None = None) -> bytes:
+        """A template already in the store's space (``Q x``) -> the bytes stored for it."""
         return self._seal(np.ascontiguousarray(protected, dtype="<f4").tobytes(), data_key)
 
     def _seal(self, plaintext: bytes, data_key: bytes | None) -> bytes:
@@ -305,6 +332,13 @@ class Protector:
             return len(ids)
 
         return db.transact(adopt)  # retried after a transient failure
+
+    def adopt_owner_keys(self, db: Database) -> int:
+        """:meth:`adopt_subject_keys`, then every registered table's :data:`Adopter` (the photo
+        library's faces); returns the rows migrated."""
+        if not self.subject_keys:
+            return 0
+        return self.adopt_subject_keys(db) + sum(a(db, self) for a in adopters().values())
 
     def key_ids(self) -> tuple[str, str]:
         return self.keyring.storage_key_id, self.template_key_id

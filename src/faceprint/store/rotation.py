@@ -7,6 +7,7 @@ from ..privacy import Keyring
 from .database import Connection, Database
 from .index_cache import VectorCache
 from .repository import Audit
+from .subject_keys import key_tables
 
 __all__ = ["rotate_keys"]
 
@@ -43,8 +44,9 @@ def rotate_keys(
                 )
             )
             count = old.reprotect(conn, new, dim or 1)
-            if storage:  # every subject's data key re-wrapped under new wrapping keys too
-                old.subjects.rekey_all(conn)
+            if storage:  # every data key (subjects', library faces') re-wrapped under new wrapping keys
+                for table in key_tables():
+                    old.subjects.for_table(table).rekey_all(conn)
             audit(conn, actor, operation, None, [], count)
             return count
 
