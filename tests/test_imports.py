@@ -97,7 +97,7 @@ def test_import_and_embedding_need_no_optional_package(tmp_path: Path) -> None:
 
     home = cache_dir(os.environ.get("FACEPRINT_CACHE_DIR", ""))
     for cached in home.glob("*") if home.is_dir() else []:
-        if "-int8-" not in cached.name:  # the other graphs take long to build and are not in question
+        if cached.is_file() and "-int8-" not in cached.name:  # the other graphs take long to build and are not in question
             shutil.copy2(cached, tmp_path / cached.name)
     code = """
 import json, faceprint
