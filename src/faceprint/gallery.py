@@ -20,7 +20,7 @@ from .imageio import ImageSource, describe, load_image_and_digest
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
 from .store.records import Sample
 
-__all__ = ["Gallery", "open_store"]
+__all__ = ["Gallery", "embed_sample", "open_store"]
 
 
 class Gallery(Store):
@@ -70,30 +70,8 @@ class Gallery(Store):
         return self.engine.model_id
 
     def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
-        """Embed the one face in ``image`` for enrolment.
-
-        Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
-        the main one (at least half as large and as clearly detected: enrolling a bystander by
-        mistake is worse than asking), unless ``largest_face``: then the main face is taken, the
-        largest or, among faces of about the same size, the one nearest the centre
-        (:meth:`Engine.embed_main`).
-        """
-        engine = self.engine
-        rgb, digest = load_image_and_digest(
-            image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
-        )
-        try:
-            face, others = engine.embed_main(rgb)
-        except NoFace:
-            raise NoFace(f"{describe(image)}: no face found") from None
-        if others and not largest_face:
-            raise ManyFaces(
-                f"{describe(image)}: {len(others) + 1} faces of similar size found; enrol a photo of one "
-                "person, or take the main face (the largest; among faces of about the same size, the one "
-                "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
-            )
-        assert face.template is not None
-        return Sample(template=face.template, source=digest, box=face.box)
+        """Embed the one face in ``image`` for enrolment (:func:`embed_sample` with this engine)."""
+        return embed_sample(self.engine, image, largest_face=largest_face)
 
     def probe_faces(self, probe: Probe, *, all_faces: bool) -> list[Face]:
         """A template or a face as the store takes them; an image by its main face, or every face."""
@@ -126,3 +104,29 @@ def open_store(
     if path is None:
         path = settings.store or default_store_path()
     return Gallery(path, engine=engine, settings=settings, actor=actor)
+
+
+def embed_sample(engine: Engine, image: ImageSource, *, largest_face: bool = False) -> Sample:
+    """Embed the one face in ``image`` for enrolment with ``engine``.
+
+    Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
+    the main one (at least half as large and as clearly detected: enrolling a bystander by
+    mistake is worse than asking), unless ``largest_face``: then the main face is taken, the
+    largest or, among faces of about the same size, the one nearest the centre
+    (:meth:`Engine.embed_main`).
+    """
+    rgb, digest = load_image_and_digest(
+        image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
+    )
+    try:
+        face, others = engine.embed_main(rgb)
+    except NoFace:
+        raise NoFace(f"{describe(image)}: no face found") from None
+    if others and not largest_face:
+        raise ManyFaces(
+            f"{describe(image)}: {len(others) + 1} faces of similar size found; enrol a photo of one "
+            "person, or take the main face (the largest; among faces of about the same size, the one "
+            "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
+        )
+    assert face.template is not None
+    return Sample(template=face.template, source=digest, box=face.box)

@@ -33,6 +33,7 @@ from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
 from .database import Connection, is_url, open_database
 from .enrolment import Enrolment
+from .generations import PENDING_TABLE
 from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, resealers
@@ -141,18 +142,21 @@ class Store(Enrolment):
         return repository.meta(self.db, "model_id")
 
     def template_models(self) -> set[str]:
-        """The model ids of every template on record: the gallery's, and those of each table of
-        sealed templates registered for key rotation (the photo library's faces)."""
+        """The model ids of every template in use: the gallery's, and those of each table of sealed
+        templates registered for key rotation (the photo library's faces; not a pending migration's)."""
         models = {m for m in [self.model_id] if m}
         with self.db.read() as conn:
-            for table in resealers():  # names registered in code, each with a model_id column
+            for table in set(resealers()) - {PENDING_TABLE}:  # registered in code, each with a model_id
                 models |= {
                     str(r[0]) for r in conn.execute(f"SELECT DISTINCT model_id FROM {table}").fetchall()
                 }
         return models
 
     def _dim(self) -> int:
-        """The templates' dimension: set once with the store's model, never changed (kept once known)."""
+        """The templates' dimension: set with the store's model (kept once known); the vector cache
+        follows a model migration's new one (:mod:`.generations`)."""
+        if self._cache.dim > 1:
+            return self._cache.dim
         if not self._known_dim:
             dim = repository.meta(self.db, "dim")
             self._known_dim = 0 if dim is None else int(dim)
@@ -331,10 +335,11 @@ class Store(Enrolment):
         re-transformed) and the key ids in the database switched in one transaction, the index is
         rebuilt, and only then is the old key removed from the key file. Returns the rows rewritten.
         """
+        dim = repository.meta(self.db, "dim")  # read afresh: a model migration may have changed it
         return rotate_keys(
             self.db,
             self._cache,
-            self._dim(),
+            0 if dim is None else int(dim),
             self.write_audit,
             actor or self.actor,
             storage=storage,
