@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from ..calibrate import Calibration, load_calibration
+from ..calibrate import Calibration
 from ..config import Settings
 from ..errors import InvalidInput, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
+from ..models.operator import templates_calibration
 from ..privacy import KeyFile
 from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
@@ -163,9 +164,9 @@ class Store(Enrolment):
         return self._known_dim
 
     def calibration_for(self, model: str) -> Calibration:
-        """The calibration of ``model``'s templates (the shipped table; cached)."""
+        """The calibration of ``model``'s templates: shipped, or an operator model's (cached)."""
         if model not in self._calibrations:
-            self._calibrations[model] = load_calibration(model)
+            self._calibrations[model] = templates_calibration(self.settings, model)
         return self._calibrations[model]
 
     # -- what the engine side provides (faceprint.gallery.Gallery) -----------------------------
