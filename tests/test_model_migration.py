@@ -4,7 +4,6 @@ kept, searches answered by the old model until the switch and by the new one aft
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,43 +14,7 @@ import faceprint
 from faceprint.errors import InvalidInput, ModelError, StoreError
 from faceprint.model_migration import migrate_model
 from faceprint.store import generations
-from tests.models.operator_graphs import calibrated_arcface
-
-FMR = 0.05  # the test model's table (65 impostor pairs) resolves FMRs down to 1.5e-2
-
-
-@pytest.fixture(scope="module")
-def arcface_models(
-    tmp_path_factory: pytest.TempPathFactory, faces_dir: Path, face_labels: dict[str, str]
-) -> Path:
-    return calibrated_arcface(tmp_path_factory.mktemp("arcface"), faces_dir, face_labels)
-
-
-@pytest.fixture(scope="module")
-def arcface(arcface_models: Path) -> faceprint.Engine:
-    return faceprint.Engine(
-        faceprint.Settings(recogniser="arcface-test", models_dir=str(arcface_models))
-    ).load()
-
-
-@pytest.fixture
-def people(faces_dir: Path, face_labels: dict[str, str]) -> dict[str, list[Path]]:
-    found: dict[str, list[Path]] = {}
-    for name, person in sorted(face_labels.items()):
-        found.setdefault(person.lower(), []).append(faces_dir / name)
-    return found
-
-
-def rows_of(people: dict[str, list[Path]]) -> list[tuple[str, Path]]:
-    return [(name, photo) for name, photos in people.items() for photo in photos]
-
-
-def write_csv(path: Path, people: dict[str, list[Path]]) -> Path:
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["subject", "image"])
-        writer.writerows(rows_of(people))
-    return path
+from tests.migration import best, enrol_all, rows, rows_of, template
 
 
 @pytest.fixture
@@ -60,25 +23,8 @@ def resnet_store(
 ) -> Iterator[faceprint.Gallery]:
     """A store of the shipped model's templates: every person of ../shared/data/faces."""
     with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
-        for name, photos in people.items():
-            store.enroll(name, photos, purpose="test", evidence=f"form {name}")
+        enrol_all(store, people)
         yield store
-
-
-def best(store: faceprint.Store, probe: faceprint.Template) -> str | None:
-    matches = store.search(probe, purpose="test", fmr=FMR).faces[0].matches
-    return matches[0].subject if matches else None
-
-
-def template(engine: faceprint.Engine, photo: Path) -> faceprint.Template:
-    face = engine.embed_main(photo)[0]
-    assert face.template is not None
-    return face.template
-
-
-def rows(store: faceprint.Store, sql: str) -> list[tuple[object, ...]]:
-    with store.db.read() as conn:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
 
 
 def test_migration_switches_the_model_and_erases_the_old_generation(
