@@ -17,6 +17,7 @@ from .engine import Engine
 from .errors import ManyFaces, NoFace
 from .faces import Face, Template
 from .imageio import ImageSource, describe, load_image_and_digest
+from .models.operator import templates_calibration
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
 from .store.records import Sample
 
@@ -47,6 +48,7 @@ class Gallery(Store):
         self.settings = self.settings.following(recorded)
         self._engine = None if engine is None else engine.following(recorded)
         self._engine_lock = threading.Lock()
+        self._tables: dict[str, Calibration] = {}
 
     def __enter__(self) -> Gallery:
         return self
@@ -59,11 +61,15 @@ class Gallery(Store):
             return self._engine
 
     def calibration_for(self, model: str) -> Calibration:
-        """The engine's calibration when it makes ``model``'s templates, else the shipped table."""
+        """The engine's calibration when it makes ``model``'s templates, else the shipped table, else
+        the table stored with the operator's model that makes them (a store migrated to it)."""
         engine = self._engine
         if engine is not None and engine.model_id == model:
             return engine.calibration
-        return super().calibration_for(model)
+        with self._engine_lock:
+            if model not in self._tables:
+                self._tables[model] = templates_calibration(self.settings, model)
+            return self._tables[model]
 
     def default_model_id(self, probes: Sequence[Probe]) -> str:
         """An empty gallery is searched in the engine's template space."""

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from ..calibrate import Calibration
+from ..calibrate import Calibration, load_calibration
 from ..config import Settings
 from ..errors import InvalidInput, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
-from ..models.operator import templates_calibration
 from ..privacy import KeyFile
 from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
@@ -143,20 +142,16 @@ class Store(Enrolment):
         return repository.meta(self.db, "model_id")
 
     def template_models(self) -> set[str]:
-        """The model ids of every template in use: the gallery's, and those of each table of sealed
-        templates registered for key rotation (the photo library's faces; not a pending migration's)."""
+        """The model ids of the templates in use: the gallery's, the photo library's faces'."""
         models = {m for m in [self.model_id] if m}
         with self.db.read() as conn:
             for table in set(resealers()) - {PENDING_TABLE}:  # registered in code, each with a model_id
-                models |= {
-                    str(r[0]) for r in conn.execute(f"SELECT DISTINCT model_id FROM {table}").fetchall()
-                }
+                models |= {str(r[0]) for r in conn.execute(f"SELECT DISTINCT model_id FROM {table}")}
         return models
 
     def _dim(self) -> int:
-        """The templates' dimension: set with the store's model (kept once known); the vector cache
-        follows a model migration's new one (:mod:`.generations`)."""
-        if self._cache.dim > 1:
+        """The templates' dimension: set with the store's model, kept once known."""
+        if self._cache.dim > 1:  # the cache follows a model migration's new one (.generations)
             return self._cache.dim
         if not self._known_dim:
             dim = repository.meta(self.db, "dim")
@@ -164,9 +159,9 @@ class Store(Enrolment):
         return self._known_dim
 
     def calibration_for(self, model: str) -> Calibration:
-        """The calibration of ``model``'s templates: shipped, or an operator model's (cached)."""
+        """The calibration of ``model``'s templates (the shipped table; cached)."""
         if model not in self._calibrations:
-            self._calibrations[model] = templates_calibration(self.settings, model)
+            self._calibrations[model] = load_calibration(model)
         return self._calibrations[model]
 
     # -- what the engine side provides (faceprint.gallery.Gallery) -----------------------------
@@ -336,11 +331,10 @@ class Store(Enrolment):
         re-transformed) and the key ids in the database switched in one transaction, the index is
         rebuilt, and only then is the old key removed from the key file. Returns the rows rewritten.
         """
-        dim = repository.meta(self.db, "dim")  # read afresh: a model migration may have changed it
         return rotate_keys(
             self.db,
             self._cache,
-            0 if dim is None else int(dim),
+            self._dim(),
             self.write_audit,
             actor or self.actor,
             storage=storage,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import InvalidInput
 from ..privacy import Keyring
 from .database import Connection, Database
+from .generations import template_space_in
 from .index_cache import VectorCache
 from .repository import Audit
 
@@ -42,7 +43,8 @@ def rotate_keys(
                     wrapping=k.wrapping,
                 )
             )
-            count = old.reprotect(conn, new, dim or 1)
+            fresh = template_space_in(conn).dim or dim  # a model migration may have changed it
+            count = old.reprotect(conn, new, fresh or 1)
             if storage:  # every subject's data key re-wrapped under new wrapping keys too
                 old.subjects.rekey_all(conn)
             audit(conn, actor, operation, None, [], count)
