@@ -22,13 +22,16 @@ from tests.migration import best, enrol_all, rows, template, write_csv
 ARCFACE = "arcface-test-v1+mirror"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "milvus"])
 def location(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new store (SQLite file or PostgreSQL database); key files and caches under the test's folder."""
+    """A new store (SQLite file, PostgreSQL database, the same with its vectors in Milvus); key
+    files and caches under the test's folder."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     if request.param == "sqlite":
         return str(tmp_path / "g.db")
+    if request.param == "milvus":
+        monkeypatch.setenv("FACEPRINT_VECTORS", request.getfixturevalue("milvus").url)
     return str(request.getfixturevalue("postgres").new_database())
 
 

@@ -130,6 +130,9 @@ def test_an_erasure_during_a_migration_erases_the_new_templates_too(
         "WHERE s.name = 'barack_obama'",
     )
     assert pending == [(4,)]
+    export = store.export("jacques_chirac")  # Art. 15: the pending generation is listed too
+    assert [t["model"] for t in export["pending_templates"]] == ["arcface-test-v1+mirror"] * 4
+    assert len(export["templates"]) == 4
     store.erase("barack_obama", reason="request")
     assert rows(store, "SELECT count(*) FROM pending_templates") == [(13 - 4 - 2,)]
     store.rotate_keys(storage=True, template=True)  # the pending rows follow a key rotation too
