@@ -159,3 +159,20 @@ def test_a_model_without_calibration_is_refused_untouched(
     assert rows(resnet_store, "SELECT key, value FROM meta ORDER BY key") == before
     with resnet_store.db.read() as conn:
         assert generations.pending(conn) is None
+
+
+def test_a_migration_to_another_model_abandons_the_unfinished_one(
+    resnet_store: faceprint.Gallery, arcface: faceprint.Engine, people: dict[str, list[Path]]
+) -> None:
+    store = resnet_store
+    partial = {k: v for k, v in people.items() if k != "paul_rudd"}
+    assert not migrate_model(store, arcface, rows_of(partial)).switched
+    plain = faceprint.Engine(faceprint.Settings(mirror=False))  # the shipped model, plain templates
+    report = migrate_model(store, plain, rows_of(people))
+    assert report.switched and report.abandoned == "arcface-test-v1+mirror" and report.resumed == 0
+    assert store.model_id == "dlib-resnet-v1" and report.generation == 2
+    assert rows(store, "SELECT DISTINCT model_id FROM templates") == [("dlib-resnet-v1",)]
+    details = [e.detail or "" for e in store.audit() if e.operation == "migrate-model-start"]
+    assert any("abandoned" in d for d in details)
+    with faceprint.open_store(store.path or "", engine=plain) as new:
+        assert best(new, template(plain, people["paul_rudd"][1])) == "paul_rudd"

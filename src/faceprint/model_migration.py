@@ -131,6 +131,8 @@ def migrate_model(
     actor = actor or store.actor
     old_model = store.model_id
     pending, abandoned = generations.begin(store.db, model, dim, store.write_audit, actor)
+    if abandoned:
+        store.db.purge()  # the abandoned generation's rows overwritten, the write-ahead log emptied
     known = {s.name for s in store.subjects()}
     done = generations.migrated_subjects(store.db, pending)
     todo = generations.unmigrated_subjects(store.db, pending)
