@@ -161,3 +161,12 @@ def test_errors_leave_the_store_untouched(
     assert code == 0, err
     assert "switched from dlib-resnet-v1+mirror to arcface-test-v1+mirror (generation 2)" in out
     assert "1 subject(s) without one erased" in out and "0 subject(s) (0 template(s)) written" in out
+    # and back to the shipped model by its name (mirroring follows the store's templates)
+    code, out, err = run(
+        path, arcface_models, "store", "migrate-model", "--to", "resnet", "--from-csv", str(only_rudd)
+    )
+    assert code == 0, err
+    assert "switched from arcface-test-v1+mirror to dlib-resnet-v1+mirror (generation 3)" in out
+    with faceprint.open_store(path, engine=engine) as store:
+        assert [s.name for s in store.subjects()] == ["paul_rudd"]
+        assert best(store, template(engine, people["paul_rudd"][1])) == "paul_rudd"
