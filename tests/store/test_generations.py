@@ -68,6 +68,9 @@ def test_a_pending_generation_is_invisible_until_the_switch(
         for handle in (store, other):
             assert handle.check().index_agrees and handle.synced_index().dim == 64
             assert not handle.indexed_ids() & old_ids and len(handle.indexed_ids()) == 6
+        # a search that read the old model before the switch is refused, not answered from the new one
+        with pytest.raises(StoreError, match=r"switched from .* during the search"):
+            other.search_index("p", engine.model_id)
         # the new templates are what the index finds (s2's second one, itself)
         probe = store.protector.protect(_other_samples(3, 2)[1].template.vector[None, :])
         found, scores = other.synced_index().search(probe, 1)

@@ -348,10 +348,10 @@ class Store(Enrolment):
         self._listen()
         return self._cache.synced(self._dim())
 
-    def search_index(self, purpose: str) -> VectorSearch:
-        """What a search for ``purpose`` uses, caught up: the index, or the purpose's Milvus partition."""
+    def search_index(self, purpose: str, model: str | None = None) -> VectorSearch:
+        """What a search for ``purpose`` of ``model``'s templates uses, caught up (index or partition)."""
         self._listen()
-        return self._cache.searcher(self._dim(), purpose)
+        return self._cache.searcher(self._dim(), purpose, model)
 
     def sync_index(self, *, force_save: bool = False) -> None:
         """Bring the vector index up to the database's changes feed (after a write)."""

@@ -42,6 +42,7 @@ __all__ = [
     "begin",
     "migrated_subjects",
     "pending",
+    "require_model",
     "switch",
     "template_space_in",
     "unmigrated_subjects",
@@ -113,19 +114,31 @@ class TemplateSpace:
     key_ids: tuple[str | None, str | None]
     generation: int
     dim: int
+    model: str | None = None
 
 
 def template_space_in(conn: Any) -> TemplateSpace:
     """The store's :class:`TemplateSpace` (one query, inside a transaction the caller holds)."""
     rows = conn.execute(
-        "SELECT key, value FROM meta WHERE key IN ('storage_key_id', 'template_key_id', 'generation', 'dim')"
+        "SELECT key, value FROM meta "
+        "WHERE key IN ('storage_key_id', 'template_key_id', 'generation', 'dim', 'model_id')"
     ).fetchall()
     meta = {str(k): str(v) for k, v in rows}
     return TemplateSpace(
         (meta.get("storage_key_id"), meta.get("template_key_id")),
         int(meta.get("generation", 1)),
         int(meta.get("dim", 0)),
+        meta.get("model_id"),
     )
+
+
+def require_model(held: str | None, expected: str | None) -> None:
+    """Refuse a search whose probes are of ``expected``'s templates when the index it was given,
+    caught up in the meantime, holds another model's: the store switched during the search."""
+    if expected is not None and held is not None and held != expected:
+        raise StoreError(
+            f"this store switched from {expected} to {held} templates during the search; search again"
+        )
 
 
 def active_generation(conn: Any) -> int:

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from ..errors import StoreError
 from .database import Database
-from .generations import template_space_in
+from .generations import TemplateSpace, require_model, template_space_in
 from .protection import Protector, stored_key_ids
 from .vector_search import IdArray, VectorSearch
 
@@ -91,7 +91,7 @@ class VectorCache(Protocol):
 
     def synced(self, dim: int) -> HeldVectors: ...
 
-    def searcher(self, dim: int, purpose: str) -> VectorSearch: ...
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> VectorSearch: ...
 
     def sync(self, dim: int, *, force_save: bool = False) -> None: ...
 
@@ -113,7 +113,7 @@ class IndexCache:
         self.protector = protector
         self.lock = threading.RLock()
         self._index: VectorIndex | None = None
-        self._generation: int | None = None
+        self._space: TemplateSpace | None = None  # what the index was caught up to
         self._dirty = False
 
     @property
@@ -132,10 +132,14 @@ class IndexCache:
             assert self._index is not None
             return self._index
 
-    def searcher(self, dim: int, purpose: str) -> VectorIndex:
-        """What a search uses: the whole index (the purpose is checked against the database)."""
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> VectorIndex:
+        """What a search of ``model``'s templates uses: the whole index (the purpose is checked
+        against the database); refused if the store has switched to another model meanwhile."""
         del purpose
-        return self.synced(dim)
+        with self.lock:
+            index = self.synced(dim)
+            require_model(None if self._space is None else self._space.model, model)
+            return index
 
     def sync(self, dim: int, *, force_save: bool = False) -> None:
         """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
@@ -150,11 +154,13 @@ class IndexCache:
                     space = template_space_in(conn)
                     fresh = (
                         space.key_ids == self.protector.key_ids()
-                        and space.generation == self._generation
+                        and self._space is not None
+                        and space.generation == self._space.generation
                         and space.dim in (0, self._index.dim)  # (an empty store's index has no dim yet)
                     )
                     news = self._news(conn, self._index, self._index.dim) if fresh else None
                 if fresh:
+                    self._space = space
                     self._apply(self._index, news, force_save)
                     return
                 if space.key_ids == self.protector.key_ids():  # a model migration, or a first enrolment
@@ -170,7 +176,7 @@ class IndexCache:
                 with self.db.read() as conn:
                     space = template_space_in(conn)
                 dim = space.dim or dim
-                self._generation = space.generation
+                self._space = space
                 self._index = (
                     vector_index.VectorIndex.load(
                         self.directory, dim=dim, cipher=self.protector.keyring, aad=self.protector.index_aad
@@ -251,7 +257,7 @@ class IndexCache:
                         vectors[i] = self.protector.open_vector(blob, dim, data_keys(subject_id, wrapped))
                     index.add(ids, vectors, seq=seq)
                 index.advance(seq)
-            self._index, self._generation = index, space.generation
+            self._index, self._space = index, space
             self.save()
             return len(index)
 

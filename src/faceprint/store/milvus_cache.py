@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import InvalidInput, StoreError
 from .database import Connection, Database
-from .generations import TemplateSpace, template_space_in
+from .generations import TemplateSpace, require_model, template_space_in
 from .index_cache import TEMPLATES, DataKeys
 from .milvus import MilvusVectors, PurposeView
 from .milvus_config import MilvusConfig, purpose_key
@@ -108,6 +108,7 @@ class MilvusCache:
         self.protector = protector
         self.lock = threading.RLock()
         self._vectors: MilvusVectors | None = None
+        self._model: str | None = None  # the store's model as of the last sync
 
     @property
     def loaded(self) -> bool:
@@ -124,9 +125,13 @@ class MilvusCache:
             assert self._vectors is not None
             return self._vectors
 
-    def searcher(self, dim: int, purpose: str) -> PurposeView:
-        """What a search for ``purpose`` uses: that purpose's partition, caught up with the feed."""
-        return self.synced(dim).scoped(purpose)
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> PurposeView:
+        """What a search for ``purpose`` uses: that purpose's partition, caught up with the feed;
+        refused if the store has switched away from ``model`` meanwhile."""
+        with self.lock:
+            view = self.synced(dim).scoped(purpose)
+            require_model(self._model, model)
+            return view
 
     def sync(self, dim: int, *, force_save: bool = False) -> None:
         """Open the collection (rebuild when it is missing or stale) and apply the changes it lacks."""
@@ -142,7 +147,7 @@ class MilvusCache:
                 head = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 position = _read_position(conn)
                 space = template_space_in(conn)
-            dim = space.dim or dim
+            dim, self._model = space.dim or dim, space.model
             vectors = self._open(position, space, dim)
             if vectors is None or position is None:
                 self.rebuild(dim, force=False)
