@@ -58,6 +58,32 @@ def face_labels(faces_dir: Path) -> dict[str, str]:
         return {row["file"]: row["person"] for row in csv.DictReader(fh)}
 
 
+@pytest.fixture(scope="session")
+def arcface_models(
+    tmp_path_factory: pytest.TempPathFactory, faces_dir: Path, face_labels: dict[str, str]
+) -> Path:
+    """The ArcFace-style test model, registered and calibrated on ../shared/data/faces (its models dir)."""
+    from tests.models.operator_graphs import calibrated_arcface
+
+    return calibrated_arcface(tmp_path_factory.mktemp("arcface"), faces_dir, face_labels)
+
+
+@pytest.fixture(scope="session")
+def arcface(arcface_models: Path) -> faceprint.Engine:
+    """An engine of the ArcFace-style test model (mirrored templates, calibrated)."""
+    return faceprint.Engine(
+        faceprint.Settings(recogniser="arcface-test", models_dir=str(arcface_models))
+    ).load()
+
+
+@pytest.fixture
+def people(faces_dir: Path, face_labels: dict[str, str]) -> dict[str, list[Path]]:
+    """The photos of ../shared/data/faces by subject name (tests/migration.py)."""
+    from tests.migration import people_of
+
+    return people_of(faces_dir, face_labels)
+
+
 def same_and_different_pairs(labels: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     pairs = list(itertools.combinations(sorted(labels), 2))
     same = [(a, b) for a, b in pairs if labels[a] == labels[b]]

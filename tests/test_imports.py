@@ -96,8 +96,9 @@ def test_import_and_embedding_need_no_optional_package(tmp_path: Path) -> None:
     from faceprint.models.onnx_graph import cache_dir
 
     home = cache_dir(os.environ.get("FACEPRINT_CACHE_DIR", ""))
+    # the other graphs take long to build and are not in question
     for cached in home.glob("*") if home.is_dir() else []:
-        if cached.is_file() and "-int8-" not in cached.name:  # the other graphs take long to build and are not in question
+        if cached.is_file() and "-int8-" not in cached.name:
             shutil.copy2(cached, tmp_path / cached.name)
     code = """
 import json, faceprint

@@ -17,10 +17,11 @@ from .engine import Engine
 from .errors import ManyFaces, NoFace
 from .faces import Face, Template
 from .imageio import ImageSource, describe, load_image_and_digest
+from .models.operator import templates_calibration
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
 from .store.records import Sample
 
-__all__ = ["Gallery", "open_store"]
+__all__ = ["Gallery", "embed_sample", "open_store"]
 
 
 class Gallery(Store):
@@ -47,6 +48,7 @@ class Gallery(Store):
         self.settings = self.settings.following(recorded)
         self._engine = None if engine is None else engine.following(recorded)
         self._engine_lock = threading.Lock()
+        self._tables: dict[str, Calibration] = {}
 
     def __enter__(self) -> Gallery:
         return self
@@ -59,41 +61,23 @@ class Gallery(Store):
             return self._engine
 
     def calibration_for(self, model: str) -> Calibration:
-        """The engine's calibration when it makes ``model``'s templates, else the shipped table."""
+        """The engine's calibration when it makes ``model``'s templates, else the shipped table, else
+        the table stored with the operator's model that makes them (a store migrated to it)."""
         engine = self._engine
         if engine is not None and engine.model_id == model:
             return engine.calibration
-        return super().calibration_for(model)
+        with self._engine_lock:
+            if model not in self._tables:
+                self._tables[model] = templates_calibration(self.settings, model)
+            return self._tables[model]
 
     def default_model_id(self, probes: Sequence[Probe]) -> str:
         """An empty gallery is searched in the engine's template space."""
         return self.engine.model_id
 
     def sample(self, image: ImageSource, *, largest_face: bool = False) -> Sample:
-        """Embed the one face in ``image`` for enrolment.
-
-        Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
-        the main one (at least half as large and as clearly detected: enrolling a bystander by
-        mistake is worse than asking), unless ``largest_face``: then the main face is taken, the
-        largest or, among faces of about the same size, the one nearest the centre
-        (:meth:`Engine.embed_main`).
-        """
-        engine = self.engine
-        rgb, digest = load_image_and_digest(
-            image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
-        )
-        try:
-            face, others = engine.embed_main(rgb)
-        except NoFace:
-            raise NoFace(f"{describe(image)}: no face found") from None
-        if others and not largest_face:
-            raise ManyFaces(
-                f"{describe(image)}: {len(others) + 1} faces of similar size found; enrol a photo of one "
-                "person, or take the main face (the largest; among faces of about the same size, the one "
-                "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
-            )
-        assert face.template is not None
-        return Sample(template=face.template, source=digest, box=face.box)
+        """Embed the one face in ``image`` for enrolment (:func:`embed_sample` with this engine)."""
+        return embed_sample(self.engine, image, largest_face=largest_face)
 
     def probe_faces(self, probe: Probe, *, all_faces: bool) -> list[Face]:
         """A template or a face as the store takes them; an image by its main face, or every face."""
@@ -126,3 +110,29 @@ def open_store(
     if path is None:
         path = settings.store or default_store_path()
     return Gallery(path, engine=engine, settings=settings, actor=actor)
+
+
+def embed_sample(engine: Engine, image: ImageSource, *, largest_face: bool = False) -> Sample:
+    """Embed the one face in ``image`` for enrolment with ``engine``.
+
+    Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
+    the main one (at least half as large and as clearly detected: enrolling a bystander by
+    mistake is worse than asking), unless ``largest_face``: then the main face is taken, the
+    largest or, among faces of about the same size, the one nearest the centre
+    (:meth:`Engine.embed_main`).
+    """
+    rgb, digest = load_image_and_digest(
+        image, max_bytes=engine.settings.max_bytes, max_pixels=engine.settings.max_pixels
+    )
+    try:
+        face, others = engine.embed_main(rgb)
+    except NoFace:
+        raise NoFace(f"{describe(image)}: no face found") from None
+    if others and not largest_face:
+        raise ManyFaces(
+            f"{describe(image)}: {len(others) + 1} faces of similar size found; enrol a photo of one "
+            "person, or take the main face (the largest; among faces of about the same size, the one "
+            "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
+        )
+    assert face.template is not None
+    return Sample(template=face.template, source=digest, box=face.box)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,29 @@ def write_model(folder: Path, graph: bytes, name: str = "arcface-test", **change
     manifest_path = folder / f"{name}.json"
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     return onnx_path, manifest_path
+
+
+def person_folders(faces_dir: Path, labels: dict[str, str], into: Path) -> Path:
+    """``../shared/data/faces`` as a folder per person (links)."""
+    for name, person in labels.items():
+        (into / person).mkdir(parents=True, exist_ok=True)
+        os.symlink(faces_dir / name, into / person / name)
+    return into
+
+
+def calibrated_arcface(folder: Path, faces_dir: Path, labels: dict[str, str]) -> Path:
+    """The ArcFace-style test model registered in ``folder/models`` and calibrated (its mirrored
+    templates) on ``../shared/data/faces``; returns the models directory."""
+    from faceprint import Settings
+    from faceprint.calibrate_folder import calibrate_folder
+    from faceprint.models.onnx_recogniser import register
+    from faceprint.models.operator import operator_manifest, save_calibration
+
+    models = folder / "models"
+    register(*write_model(folder / "src", arcface_graph()), models)
+    settings = Settings(recogniser="arcface-test", models_dir=str(models))
+    people = person_folders(faces_dir, labels, folder / "people")
+    save_calibration(
+        operator_manifest(models, "arcface-test"), calibrate_folder(people, settings, workers=1).table
+    )
+    return models

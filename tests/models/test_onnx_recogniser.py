@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from faceprint.errors import ModelError
 from faceprint.imageio import RGBImage
 from faceprint.models.onnx_recogniser import OnnxRecogniser, register
 from faceprint.models.operator import operator_manifest
-from tests.models.operator_graphs import arcface_graph, write_model
+from tests.models.operator_graphs import arcface_graph, person_folders, write_model
 
 
 def _run(models: Path, *args: str) -> tuple[int, str, str]:
@@ -149,14 +148,6 @@ def _bilinear_reduced(image: RGBImage, x: float, y: float, scale: float) -> np.n
     top = (1 - fx) * block(x0, y0) + fx * block(x0 + 1, y0)
     bottom = (1 - fx) * block(x0, y0 + 1) + fx * block(x0 + 1, y0 + 1)
     return np.rint((1 - fy) * top + fy * bottom).astype(int)
-
-
-def person_folders(faces_dir: Path, labels: dict[str, str], into: Path) -> Path:
-    """``../shared/data/faces`` as a folder per person (links)."""
-    for name, person in labels.items():
-        (into / person).mkdir(parents=True, exist_ok=True)
-        os.symlink(faces_dir / name, into / person / name)
-    return into
 
 
 def test_arcface_style_model_add_check_calibrate_enrol_search(

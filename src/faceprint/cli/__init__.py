@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 # each module registers its commands on the root group
-from . import evaluate, gallery, images, library, models, privacy, service  # noqa: F401
+from . import evaluate, gallery, images, library, migrate_model, models, privacy, service  # noqa: F401
 from ._shared import cli
 
 __all__ = ["cli", "main"]

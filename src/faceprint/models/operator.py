@@ -38,6 +38,7 @@ __all__ = [
     "recogniser_calibration",
     "registered",
     "save_calibration",
+    "templates_calibration",
 ]
 
 #: dlib's mean face for its 5 points (``get_face_chip_details``), in the unit square.
@@ -354,6 +355,20 @@ def recogniser_calibration(settings: Settings, model_id: str) -> Calibration:
         return Calibration.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"cannot read the calibration table {path}: {exc}") from None
+
+
+def templates_calibration(settings: Settings, model_id: str) -> Calibration:
+    """The table of ``model_id`` templates whichever recogniser is set: shipped, else the one stored
+    with the registered operator's model that makes them (a store migrated to it: docs/models.md)."""
+    from ..calibrate import load_calibration
+
+    try:
+        return load_calibration(model_id)
+    except ModelError:
+        for m in operator_models(models_dir(settings.models_dir)).values():
+            if calibration_path(m, model_id).is_file():
+                return recogniser_calibration(replace(settings, recogniser=m.name), model_id)
+        raise
 
 
 def save_calibration(m: OperatorManifest, table: Calibration) -> Path:

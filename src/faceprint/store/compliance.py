@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .generations import PENDING_TABLE
 from .records import isoformat
 
 if TYPE_CHECKING:
@@ -21,26 +22,32 @@ def export_subject(store: Store, subject: str) -> dict[str, Any]:
     """
     found = store.subject(subject)
     with store.db.read() as conn:
-        rows = conn.execute(
-            "SELECT t.id, t.model_id, t.source, t.box, t.created_at FROM templates t "
-            "JOIN subjects s ON s.id = t.subject_id WHERE s.name = ? ORDER BY t.id",
-            (found.name,),
-        ).fetchall()
+        rows = [
+            conn.execute(
+                f"SELECT t.id, t.model_id, t.source, t.box, t.created_at FROM {table} t "
+                "JOIN subjects s ON s.id = t.subject_id WHERE s.name = ? ORDER BY t.id",
+                (found.name,),
+            ).fetchall()
+            for table in ("templates", PENDING_TABLE)
+        ]
     return {
         "subject": found.to_json(),
-        "templates": [
-            {
-                "id": int(r[0]),
-                "model": r[1],
-                "photo_sha256": r[2],
-                "box": None if r[3] is None else json.loads(r[3]),
-                "enrolled_at": r[4],
-                "value": "withheld: encrypted (AES-256-GCM) and transformed by this store's secret key",
-            }
-            for r in rows
-        ],
+        "templates": [_template(r) for r in rows[0]],
+        # a model migration's next generation, while one runs (store migrate-model)
+        "pending_templates": [_template(r) for r in rows[1]],
         "audit": [e.to_json() for e in reversed(store.audit(subject=found.name))],
         "exported_at": isoformat(store.now()),
+    }
+
+
+def _template(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r[0]),
+        "model": r[1],
+        "photo_sha256": r[2],
+        "box": None if r[3] is None else json.loads(r[3]),
+        "enrolled_at": r[4],
+        "value": "withheld: encrypted (AES-256-GCM) and transformed by this store's secret key",
     }
 
 

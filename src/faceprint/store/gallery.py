@@ -33,6 +33,7 @@ from . import compliance, consent, repository
 from .consent import EligibleCount, clean_text, subject_name
 from .database import Connection, is_url, open_database
 from .enrolment import Enrolment
+from .generations import PENDING_TABLE
 from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
 from .protection import Protector, key_file_path, resealers
@@ -141,18 +142,17 @@ class Store(Enrolment):
         return repository.meta(self.db, "model_id")
 
     def template_models(self) -> set[str]:
-        """The model ids of every template on record: the gallery's, and those of each table of
-        sealed templates registered for key rotation (the photo library's faces)."""
+        """The model ids of the templates in use: the gallery's, the photo library's faces'."""
         models = {m for m in [self.model_id] if m}
         with self.db.read() as conn:
-            for table in resealers():  # names registered in code, each with a model_id column
-                models |= {
-                    str(r[0]) for r in conn.execute(f"SELECT DISTINCT model_id FROM {table}").fetchall()
-                }
+            for table in set(resealers()) - {PENDING_TABLE}:  # registered in code, each with a model_id
+                models |= {str(r[0]) for r in conn.execute(f"SELECT DISTINCT model_id FROM {table}")}
         return models
 
     def _dim(self) -> int:
-        """The templates' dimension: set once with the store's model, never changed (kept once known)."""
+        """The templates' dimension: set with the store's model, kept once known."""
+        if self._cache.dim > 1:  # the cache follows a model migration's new one (.generations)
+            return self._cache.dim
         if not self._known_dim:
             dim = repository.meta(self.db, "dim")
             self._known_dim = 0 if dim is None else int(dim)
@@ -348,10 +348,10 @@ class Store(Enrolment):
         self._listen()
         return self._cache.synced(self._dim())
 
-    def search_index(self, purpose: str) -> VectorSearch:
-        """What a search for ``purpose`` uses, caught up: the index, or the purpose's Milvus partition."""
+    def search_index(self, purpose: str, model: str | None = None) -> VectorSearch:
+        """What a search for ``purpose`` of ``model``'s templates uses, caught up (index or partition)."""
         self._listen()
-        return self._cache.searcher(self._dim(), purpose)
+        return self._cache.searcher(self._dim(), purpose, model)
 
     def sync_index(self, *, force_save: bool = False) -> None:
         """Bring the vector index up to the database's changes feed (after a write)."""

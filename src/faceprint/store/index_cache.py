@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 
 from ..errors import StoreError
 from .database import Database
-from .protection import Protector, key_ids_in, stored_key_ids
+from .generations import TemplateSpace, require_model, template_space_in
+from .protection import Protector, stored_key_ids
 from .vector_search import IdArray, VectorSearch
 
 __all__ = ["TEMPLATES", "DataKeys", "HeldVectors", "IndexCache", "VectorCache", "postgres_index_dir"]
@@ -85,9 +86,12 @@ class VectorCache(Protocol):
     @property
     def loaded(self) -> bool: ...
 
+    @property
+    def dim(self) -> int: ...
+
     def synced(self, dim: int) -> HeldVectors: ...
 
-    def searcher(self, dim: int, purpose: str) -> VectorSearch: ...
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> VectorSearch: ...
 
     def sync(self, dim: int, *, force_save: bool = False) -> None: ...
 
@@ -109,11 +113,17 @@ class IndexCache:
         self.protector = protector
         self.lock = threading.RLock()
         self._index: VectorIndex | None = None
+        self._space: TemplateSpace | None = None  # what the index was caught up to
         self._dirty = False
 
     @property
     def loaded(self) -> bool:
         return self._index is not None
+
+    @property
+    def dim(self) -> int:
+        """The dimension of the templates the index holds (0 before it is loaded)."""
+        return 0 if self._index is None else self._index.dim
 
     def synced(self, dim: int) -> VectorIndex:
         """The index, caught up with the feed."""
@@ -122,24 +132,39 @@ class IndexCache:
             assert self._index is not None
             return self._index
 
-    def searcher(self, dim: int, purpose: str) -> VectorIndex:
-        """What a search uses: the whole index (the purpose is checked against the database)."""
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> VectorIndex:
+        """What a search of ``model``'s templates uses: the whole index (the purpose is checked
+        against the database); refused if the store has switched to another model meanwhile."""
         del purpose
-        return self.synced(dim)
+        with self.lock:
+            index = self.synced(dim)
+            require_model(None if self._space is None else self._space.model, model)
+            return index
 
     def sync(self, dim: int, *, force_save: bool = False) -> None:
         """Load the index (rebuild if missing or corrupt) and apply the changes it has not seen.
 
-        Removals are saved at once, so erased vectors leave the index files too.
+        Removals are saved at once, so erased vectors leave the index files too. After another
+        process changed the store's model (:mod:`.generations`) the index is rebuilt, at the
+        new generation's dimension.
         """
         with self.lock:
             if self._index is not None:  # the common case: one read for the key check and the feed
                 with self.db.read() as conn:
-                    fresh = key_ids_in(conn) == self.protector.key_ids()
-                    news = self._news(conn, self._index, dim) if fresh else None
+                    space = template_space_in(conn)
+                    fresh = (
+                        space.key_ids == self.protector.key_ids()
+                        and self._space is not None
+                        and space.generation == self._space.generation
+                        and space.dim in (0, self._index.dim)  # (an empty store's index has no dim yet)
+                    )
+                    news = self._news(conn, self._index, self._index.dim) if fresh else None
                 if fresh:
+                    self._space = space
                     self._apply(self._index, news, force_save)
                     return
+                if space.key_ids == self.protector.key_ids():  # a model migration, or a first enrolment
+                    self._index = None
             if stored_key_ids(self.db) != self.protector.key_ids():  # another process rotated the keys
                 self.protector = Protector.open(
                     self.db, self.protector.key_file, subject_keys=self.protector.subject_keys
@@ -148,6 +173,10 @@ class IndexCache:
             if self._index is None:
                 from . import vector_index
 
+                with self.db.read() as conn:
+                    space = template_space_in(conn)
+                dim = space.dim or dim
+                self._space = space
                 self._index = (
                     vector_index.VectorIndex.load(
                         self.directory, dim=dim, cipher=self.protector.keyring, aad=self.protector.index_aad
@@ -160,7 +189,7 @@ class IndexCache:
                     return
             index = self._index
             with self.db.read() as conn:
-                news = self._news(conn, index, dim)
+                news = self._news(conn, index, index.dim)
             self._apply(index, news, force_save)
 
     def _news(self, conn: Any, index: VectorIndex, dim: int) -> _News | None:
@@ -213,8 +242,10 @@ class IndexCache:
         from . import vector_index
 
         with self.lock:
-            index = vector_index.VectorIndex(max(dim, 1))
             with self.db.read() as conn:
+                space = template_space_in(conn)  # the active generation's dimension, whoever asks
+                dim = space.dim or dim
+                index = vector_index.VectorIndex(max(dim, 1))
                 seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 index.reserve(int(conn.execute("SELECT count(*) FROM templates").fetchone()[0]))
                 rows = conn.execute(f"{TEMPLATES} ORDER BY t.id")
@@ -226,7 +257,7 @@ class IndexCache:
                         vectors[i] = self.protector.open_vector(blob, dim, data_keys(subject_id, wrapped))
                     index.add(ids, vectors, seq=seq)
                 index.advance(seq)
-            self._index = index
+            self._index, self._space = index, space
             self.save()
             return len(index)
 

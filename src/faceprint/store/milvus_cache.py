@@ -13,7 +13,8 @@ query); it applies what is missing, and otherwise searches at the position's tim
 
 The position is rebuilt from the templates table (a new collection, switched to in one
 transaction, the old one dropped) when it is missing, names a collection the server does not
-have (a new or wiped server), or was written under another template key (a key rotation).
+have (a new or wiped server), was written under another template key (a key rotation) or for
+another template generation (a model migration: ``model_generation``, at the new dimension).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from ..errors import InvalidInput, StoreError
 from .database import Connection, Database
+from .generations import TemplateSpace, require_model, template_space_in
 from .index_cache import TEMPLATES, DataKeys
 from .milvus import MilvusVectors, PurposeView
 from .milvus_config import MilvusConfig, purpose_key
@@ -56,6 +58,8 @@ class Position:
     seq: int
     ts: int
     template_key: str
+    #: The store's template generation the collection holds (:mod:`.generations`).
+    model_generation: int = 1
 
     def dumps(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -104,10 +108,16 @@ class MilvusCache:
         self.protector = protector
         self.lock = threading.RLock()
         self._vectors: MilvusVectors | None = None
+        self._model: str | None = None  # the store's model as of the last sync
 
     @property
     def loaded(self) -> bool:
         return self._vectors is not None
+
+    @property
+    def dim(self) -> int:
+        """The dimension of the collection in use (0 before one is opened)."""
+        return 0 if self._vectors is None else self._vectors.dim
 
     def synced(self, dim: int) -> MilvusVectors:
         with self.lock:
@@ -115,9 +125,13 @@ class MilvusCache:
             assert self._vectors is not None
             return self._vectors
 
-    def searcher(self, dim: int, purpose: str) -> PurposeView:
-        """What a search for ``purpose`` uses: that purpose's partition, caught up with the feed."""
-        return self.synced(dim).scoped(purpose)
+    def searcher(self, dim: int, purpose: str, model: str | None = None) -> PurposeView:
+        """What a search for ``purpose`` uses: that purpose's partition, caught up with the feed;
+        refused if the store has switched away from ``model`` meanwhile."""
+        with self.lock:
+            view = self.synced(dim).scoped(purpose)
+            require_model(self._model, model)
+            return view
 
     def sync(self, dim: int, *, force_save: bool = False) -> None:
         """Open the collection (rebuild when it is missing or stale) and apply the changes it lacks."""
@@ -132,7 +146,9 @@ class MilvusCache:
             with self.db.read() as conn:
                 head = int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
                 position = _read_position(conn)
-            vectors = self._open(position, dim)
+                space = template_space_in(conn)
+            dim, self._model = space.dim or dim, space.model
+            vectors = self._open(position, space, dim)
             if vectors is None or position is None:
                 self.rebuild(dim, force=False)
                 return
@@ -147,9 +163,13 @@ class MilvusCache:
             if self._vectors is not None:
                 self.sync(dim)
 
-    def _open(self, position: Position | None, dim: int) -> MilvusVectors | None:
+    def _open(self, position: Position | None, space: TemplateSpace, dim: int) -> MilvusVectors | None:
         """The collection ``position`` names, or ``None`` when it must be rebuilt."""
-        if position is None or position.template_key != self.protector.template_key_id:
+        if (
+            position is None
+            or position.template_key != self.protector.template_key_id
+            or position.model_generation != space.generation
+        ):
             return None
         if self._vectors is not None and self._vectors.name == position.collection:
             return self._vectors
@@ -169,7 +189,7 @@ class MilvusCache:
         """Apply the feed after the recorded position, once for every replica (under the lock)."""
         _lock(conn)
         position = _read_position(conn)
-        vectors = self._open(position, dim)
+        vectors = self._open(position, template_space_in(conn), dim)
         if vectors is None or position is None:
             raise StoreError("the Milvus position changed while applying the feed; retry")
         rows = conn.execute(
@@ -189,7 +209,15 @@ class MilvusCache:
             self._upsert(vectors, conn.execute(f"{_ROWS} WHERE t.id IN ({marks})", chunk).fetchall(), dim)
         ts = vectors.mark(last)
         _write_position(
-            conn, Position(position.collection, position.generation, last, ts, position.template_key)
+            conn,
+            Position(
+                position.collection,
+                position.generation,
+                last,
+                ts,
+                position.template_key,
+                position.model_generation,
+            ),
         )
         if removed:  # the deleted rows leave the segment files at the compaction (not waited for)
             vectors.compact(wait=False)
@@ -216,13 +244,16 @@ class MilvusCache:
         """
         if not dim:
             return 0
+        given = dim
         with self.lock:
             collection_prefix = "faceprint_" + re.sub(r"[^0-9A-Za-z_]", "_", self.protector.store_id)
 
             def build(conn: Connection) -> tuple[MilvusVectors, int, Position | None]:
                 _lock(conn)
                 old = _read_position(conn)
-                if not force and old is not None and (current := self._open(old, dim)) is not None:
+                space = template_space_in(conn)  # the active generation's dimension, whoever asks
+                dim = space.dim or given
+                if not force and old is not None and (current := self._open(old, space, dim)) is not None:
                     current.follow(old.seq, old.ts)  # another replica rebuilt it meanwhile
                     return current, current.count(), None
                 generation = (old.generation if old else 0) + 1
@@ -238,7 +269,10 @@ class MilvusCache:
                 while chunk := cursor.fetchmany(20_000):
                     count += self._upsert(new, chunk, dim)
                 ts = new.mark(seq)
-                _write_position(conn, Position(name, generation, seq, ts, self.protector.template_key_id))
+                _write_position(
+                    conn,
+                    Position(name, generation, seq, ts, self.protector.template_key_id, space.generation),
+                )
                 return new, count, old
 
             new, count, old = self.db.transact(build, feed=False)
@@ -247,7 +281,7 @@ class MilvusCache:
             self._vectors = new
             if old is not None and old.collection != new.name:
                 with contextlib.suppress(LookupError):
-                    MilvusVectors(self.config, old.collection, dim).drop()
+                    MilvusVectors(self.config, old.collection, new.dim).drop()
             return count
 
     def compact(self, dim: int) -> None:

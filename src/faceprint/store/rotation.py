@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import InvalidInput
 from ..privacy import Keyring
 from .database import Connection, Database
+from .generations import template_space_in
 from .index_cache import VectorCache
 from .repository import Audit
 from .subject_keys import key_tables
@@ -43,7 +44,8 @@ def rotate_keys(
                     wrapping=k.wrapping,
                 )
             )
-            count = old.reprotect(conn, new, dim or 1)
+            fresh = template_space_in(conn).dim or dim  # a model migration may have changed it
+            count = old.reprotect(conn, new, fresh or 1)
             if storage:  # every data key (subjects', library faces') re-wrapped under new wrapping keys
                 for table in key_tables():
                     old.subjects.for_table(table).rekey_all(conn)

@@ -267,7 +267,7 @@ class SchemaPart:
 #: (:func:`register_schema`) and how key rotation re-seals its templates
 #: (``protection.register_resealer``); the store imports them by name (:func:`import_table_owners`)
 #: before it migrates and before every key rotation, and never statically.
-TABLE_OWNERS: Final = ("faceprint.library.tables",)
+TABLE_OWNERS: Final = ("faceprint.library.tables", "faceprint.store.generations")
 _parts: dict[str, SchemaPart] = {}
 
 

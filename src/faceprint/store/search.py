@@ -39,7 +39,8 @@ def search_many(
     model = store.model_id
     calibration = store.calibration_for(model or store.default_model_id(probes))
     # validates fmr / fpir before any image work
-    index = store.search_index(purpose) if model is not None else None  # follows other processes' writes
+    # follows other processes' writes; refused if a model migration switched the store since ``model``
+    index = store.search_index(purpose, model) if model is not None else None
     eligible = store.eligible(purpose, index.seq if index is not None else -1)
     decision = decision_rule(calibration, eligible, fmr=fmr, fpir=fpir)
     threshold = decision.threshold
