@@ -7,7 +7,9 @@ Every LFW image is embedded bare, with a synthetic mask (the probe) and as maske
 --masked --cache`` and ``bench/identify_masked_lfw.py`` use). A masked comparison scores a masked
 probe against the mean similarity to a photo's bare template and its masked copies; the impostors are all
 such scores between different people (both directions: ~59 million), the genuines those of the
-same person. Writes ``calibration-<model>+masked.json``.
+same person. Writes ``calibration-<model>+masked.json``; and ``calibration-<model>+occluded.json``,
+the occluded comparison's table (:mod:`faceprint.occlusion`: a masked probe's occluded template
+against another photo's), measured the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,37 @@ from pathlib import Path
 import numpy as np
 
 from faceprint.calibrate import Calibration
-from faceprint.masked_lfw import MaskedLfw, embed_masked_lfw, gallery_side, masked_impostor_scores
+from faceprint.masked_lfw import (
+    MaskedLfw,
+    embed_masked_lfw,
+    gallery_side,
+    masked_impostor_scores,
+    occluded_impostor_scores,
+)
+from faceprint.occlusion import OCCLUDED_SUFFIX, OCCLUSIONS
+
+
+def write(
+    out_dir: Path, model: str, impostor: np.ndarray, genuine: np.ndarray, images: int, what: str
+) -> None:
+    table = Calibration.from_scores(
+        impostor,
+        genuine=genuine,
+        model=model,
+        source=(
+            f"LFW deep-funneled, {images} images: a synthetically masked probe (faceprint.masks, seed 0), "
+            f"{what}; all {impostor.size:,} cross-identity pairs (impostors), {genuine.size:,} "
+            "same-identity pairs; scripts/calibrate_masked_lfw.py"
+        ),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"calibration-{table.model}.json"
+    out.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    print(f"{'FMR':>8} {'similarity':>11} {'FNMR':>8}")
+    for fmr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        fnmr = table.fnmr(fmr)
+        print(f"{fmr:8.0e} {table.threshold(fmr):11.4f} {fnmr if fnmr is not None else 0:8.4f}")
 
 
 def main() -> int:
@@ -37,35 +69,29 @@ def main() -> int:
     if data is None or list(data.files) != files:
         data = embed_masked_lfw(args.lfw, files, workers=args.workers)
         data.save(args.cache)
-    impostor = masked_impostor_scores(data)
     labels = np.array([f.split("/")[0] for f in files])
     side = gallery_side(data.bare, data.copies)
-    genuine = []
-    for name in np.unique(labels):
-        rows = np.flatnonzero(labels == name)
-        for i in rows:
-            for j in rows:
-                if i != j:
-                    genuine.append(float((side[i] @ data.masked[j]).mean()))
-    table = Calibration.from_scores(
-        impostor,
-        genuine=np.array(genuine),
-        model=data.model + "+masked",
-        source=(
-            f"LFW deep-funneled, {len(files)} images: a synthetically masked probe (faceprint.masks, seed 0) "
-            f"against the mean similarity to another photo's bare template and masked copies; all {impostor.size:,} "
-            f"cross-identity pairs (impostors), {len(genuine):,} same-identity pairs; "
-            "scripts/calibrate_masked_lfw.py"
+    occlusions = ", ".join(f"row {row} {fill}" for row, fill in OCCLUSIONS)
+    for suffix, impostor, pair_score, what in (
+        (
+            "+masked",
+            masked_impostor_scores(data),
+            lambda i, j: float((side[i] @ data.masked[j]).mean()),
+            "the mean similarity to another photo's bare template and masked copies",
         ),
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"calibration-{table.model}.json"
-    out.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
-    print(f"{'FMR':>8} {'similarity':>11} {'FNMR':>8}")
-    for fmr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
-        fnmr = table.fnmr(fmr)
-        print(f"{fmr:8.0e} {table.threshold(fmr):11.4f} {fnmr if fnmr is not None else 0:8.4f}")
+        (
+            OCCLUDED_SUFFIX,
+            occluded_impostor_scores(data),
+            lambda i, j: float(data.occluded_bare[i] @ data.occluded_masked[j]),
+            "its occluded template (eye-aligned chip, lower face painted over: "
+            f"{occlusions}; faceprint.occlusion) against another photo's",
+        ),
+    ):
+        genuine = []
+        for name in np.unique(labels):
+            rows = np.flatnonzero(labels == name)
+            genuine += [pair_score(i, j) for i in rows for j in rows if i != j]
+        write(args.out, data.model + suffix, impostor, np.array(genuine), len(files), what)
     return 0
 
 
