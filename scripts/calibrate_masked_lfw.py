@@ -33,21 +33,29 @@ from faceprint.occlusion import OCCLUDED_SUFFIX, OCCLUSIONS
 
 
 def write(
-    out_dir: Path, model: str, impostor: np.ndarray, genuine: np.ndarray, images: int, what: str
+    out_dir: Path,
+    model: str,
+    impostor: np.ndarray,
+    genuine: np.ndarray,
+    images: int,
+    what: str,
+    record: dict[str, object] | None,
 ) -> None:
+    """Write ``calibration-<model>.json`` (with ``record``, how it was measured, when given)."""
     table = Calibration.from_scores(
         impostor,
         genuine=genuine,
         model=model,
         source=(
-            f"LFW deep-funneled, {images} images: a synthetically masked probe (faceprint.masks, seed 0), "
+            f"LFW deep-funneled, {images} images: a synthetically masked probe (faceprint.masks, seed 0) "
             f"{what}; all {impostor.size:,} cross-identity pairs (impostors), {genuine.size:,} "
             "same-identity pairs; scripts/calibrate_masked_lfw.py"
         ),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"calibration-{table.model}.json"
-    out.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
+    body = table.to_json() if record is None else {**table.to_json(), "measured": record}
+    out.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     print(f"{'FMR':>8} {'similarity':>11} {'FNMR':>8}")
     for fmr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
@@ -72,26 +80,38 @@ def main() -> int:
     labels = np.array([f.split("/")[0] for f in files])
     side = gallery_side(data.bare, data.copies)
     occlusions = ", ".join(f"row {row} {fill}" for row, fill in OCCLUSIONS)
-    for suffix, impostor, pair_score, what in (
+    for suffix, impostor, pair_score, what, record in (
         (
             "+masked",
             masked_impostor_scores(data),
             lambda i, j: float((side[i] @ data.masked[j]).mean()),
-            "the mean similarity to another photo's bare template and masked copies",
+            "against the mean similarity to another photo's bare template and masked copies",
+            None,
         ),
         (
             OCCLUDED_SUFFIX,
             occluded_impostor_scores(data),
             lambda i, j: float(data.occluded_bare[i] @ data.occluded_masked[j]),
-            "its occluded template (eye-aligned chip, lower face painted over: "
+            "by its occluded template (eye-aligned chip, lower face painted over: "
             f"{occlusions}; faceprint.occlusion) against another photo's",
+            {
+                "what": "score -> FMR table of the occluded comparison (faceprint.masked_scores)",
+                "command": "python scripts/calibrate_masked_lfw.py ../shared/data/lfw --cache CACHE.npz",
+                "data": f"LFW deep-funneled, every image under the directory ({len(files)})",
+                "templates": f"{data.model} (plain, FACEPRINT_MIRROR=0)",
+                "mask": "faceprint.masks.mask_for(file, 0), found again by the LFW policy",
+                "alignment": "faceprint.align.eye_landmarks (the eye corners alone)",
+                "occlusions": [[row, fill] for row, fill in OCCLUSIONS],
+                "chosen_on": "LFW folds 1-5 (bench/occluded_lfw_score.py); reported on 6-10 and all",
+                "trained": "nothing: dlib's network unchanged, no weights fitted",
+            },
         ),
     ):
         genuine = []
         for name in np.unique(labels):
             rows = np.flatnonzero(labels == name)
             genuine += [pair_score(i, j) for i in rows for j in rows if i != j]
-        write(args.out, data.model + suffix, impostor, np.array(genuine), len(files), what)
+        write(args.out, data.model + suffix, impostor, np.array(genuine), len(files), what, record)
     return 0
 
 
