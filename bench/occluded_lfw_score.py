@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/occluded_lfw_score.py CACHE.npz /tmp/wt3/occ.npz ../shared/data/lfw/pairs.txt
 
-For each variant and fusion rule, accuracy (10-fold protocol restricted to the folds named) and
+For each variant (each occlusion, with and without mirror averaging where embedded, and each
+``--ensemble`` of them) and fusion rule, accuracy (10-fold protocol restricted to the folds named) and
 TAR at FAR 1e-3 (pooled) on the development folds 1-5, the held-out folds 6-10 and all 10, for
 masked probes and for bare pairs with the mitigation on. Every occluded comparison has its own
 table, measured on all cross-identity (occluded bare gallery, occluded masked probe) pairs.
@@ -54,7 +55,10 @@ def main() -> int:
     ap.add_argument("cache")
     ap.add_argument("occ")
     ap.add_argument("pairs")
-    ap.add_argument("--variants", default="")
+    ap.add_argument("--variants", default="", help="only these keys (e.g. 70_upper), comma-separated")
+    ap.add_argument(
+        "--ensemble", default="", help="mean templates, e.g. 70_upper_0+70_grey_0, comma-separated"
+    )
     args = ap.parse_args()
     d = MaskedLfw.load(args.cache)
     z = np.load(args.occ)
@@ -91,37 +95,39 @@ def main() -> int:
     keys = sorted({k[len("bare_") : -2] for k in z.files if k.startswith("bare_")})
     if args.variants:
         keys = [k for k in keys if k in args.variants.split(",")]
+    candidates: list[tuple[str, list[str]]] = []
     for key in keys:
-        for mirror in (0, 1):
-            if mirror and f"bare_{key}_1" not in z.files:
-                continue
-            gb, gm = unit(z[f"bare_{key}_0"]), unit(z[f"masked_{key}_0"])
-            if mirror:
-                gb = unit(gb + unit(z[f"bare_{key}_1"]))
-                gm = unit(gm + unit(z[f"masked_{key}_1"]))
-            occ_t = Calibration.from_scores(impostors(gb, gm, labels), model="occ")
-            # the mean of the masked comparison and the occluded one, a single similarity
-            imp_mix = (impostors(gb, gm, labels) + masked_mix_impostors(side, d.masked, labels)) / 2
-            mix_t = Calibration.from_scores(imp_mix, model="mix")
-            rules: dict[str, dict[str, object]] = {}
-            for k, probe_occ in (("masked", gm[b]), ("bare", gb[b])):
-                s_occ = np.einsum("ij,ij->i", gb[a], probe_occ)
-                f_occ = fmrs(occ_t, s_occ)
-                f_mix = fmrs(mix_t, (s_occ + base[k][1]) / 2)
-                fl = flags[k]
-                cand = {
-                    "occ_alone": f_occ,
-                    "either_plain_occ": np.minimum(1, 2 * np.minimum(f_plain[k], f_occ)),
-                    "either3": np.minimum(1, 3 * np.minimum(np.minimum(f_plain[k], f_mask[k]), f_occ)),
-                    "either_plain_mix": np.minimum(1, 2 * np.minimum(f_plain[k], f_mix)),
-                    "mix_alone": f_mix,
-                }
-                for name, fm in cand.items():
-                    s = today[k].copy()
-                    s[fl] = -np.log10(fm)[fl]
-                    rules.setdefault(name, {})[k] = report(s, same, folds)
-            for name, r in rules.items():
-                print(json.dumps({"variant": f"{key}_m{mirror}", "rule": name, **r}), flush=True)
+        candidates.append((f"{key}_m0", [f"{key}_0"]))
+        if f"bare_{key}_1" in z.files:  # mirror averaging: the chip and its mirror image
+            candidates.append((f"{key}_m1", [f"{key}_0", f"{key}_1"]))
+    for ensemble in filter(None, args.ensemble.split(",")):  # mean template of several occlusions
+        candidates.append((ensemble, ensemble.split("+")))
+    for name_, parts in candidates:
+        gb = unit(sum(unit(z[f"bare_{k}"]) for k in parts))  # type: ignore[arg-type]
+        gm = unit(sum(unit(z[f"masked_{k}"]) for k in parts))  # type: ignore[arg-type]
+        occ_t = Calibration.from_scores(impostors(gb, gm, labels), model="occ")
+        # the mean of the masked comparison and the occluded one, a single similarity
+        imp_mix = (impostors(gb, gm, labels) + masked_mix_impostors(side, d.masked, labels)) / 2
+        mix_t = Calibration.from_scores(imp_mix, model="mix")
+        rules: dict[str, dict[str, object]] = {}
+        for k, probe_occ in (("masked", gm[b]), ("bare", gb[b])):
+            s_occ = np.einsum("ij,ij->i", gb[a], probe_occ)
+            f_occ = fmrs(occ_t, s_occ)
+            f_mix = fmrs(mix_t, (s_occ + base[k][1]) / 2)
+            fl = flags[k]
+            cand = {
+                "occ_alone": f_occ,
+                "either_plain_occ": np.minimum(1, 2 * np.minimum(f_plain[k], f_occ)),
+                "either3": np.minimum(1, 3 * np.minimum(np.minimum(f_plain[k], f_mask[k]), f_occ)),
+                "either_plain_mix": np.minimum(1, 2 * np.minimum(f_plain[k], f_mix)),
+                "mix_alone": f_mix,
+            }
+            for name, fm in cand.items():
+                s = today[k].copy()
+                s[fl] = -np.log10(fm)[fl]
+                rules.setdefault(name, {})[k] = report(s, same, folds)
+        for name, r in rules.items():
+            print(json.dumps({"variant": name_, "rule": name, **r}), flush=True)
     return 0
 
 
