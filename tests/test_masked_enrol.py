@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import faceprint
@@ -12,7 +11,6 @@ from faceprint.imageio import load_image
 from faceprint.masked_enrol import is_masked_source, is_occluded_source, masked_samples, verify_masked
 from faceprint.masked_lfw import ENROL_STYLES
 from faceprint.masks import draw_mask, mask_for
-from faceprint.occlusion import OCCLUSIONS, occlude_chip, occluded_templates
 from tests.store.test_erasure import assert_absent, ciphertexts, files_under, plaintexts
 
 
@@ -74,28 +72,3 @@ def test_a_masked_probe_matches_its_person_by_the_routed_rule(
     bare = verify_masked(engine, obama[1], photos["obama"])  # a bare probe: compared as Engine.verify does
     assert not bare.masked and bare.is_match
     assert bare.fmr == pytest.approx(engine.verify(obama[1], obama[0]).fmr, rel=1e-3)
-
-
-def test_occlusion_paints_the_same_rows_of_both_chips(
-    plain_engine: faceprint.Engine, faces_dir: Path
-) -> None:
-    rgb = load_image(faces_dir / "barack_obama_1.jpg")
-    face = plain_engine.detect(rgb)[0]
-    chip = plain_engine.chip(rgb, face.landmarks)
-    for row, fill in OCCLUSIONS:
-        painted = occlude_chip(chip, row, fill)
-        assert np.array_equal(painted[:row], chip[:row])
-        assert len(np.unique(painted[row:].reshape(-1, 3), axis=0)) == 1
-    masked = draw_mask(rgb, face.landmarks, mask_for("obama", 0, "surgical"))
-    bare_t, masked_t = occluded_templates(plain_engine, [(rgb, face.landmarks), (masked, face.landmarks)])
-    # at the same landmarks the mask is almost entirely painted over: the two templates nearly agree
-    assert float(bare_t.vector @ masked_t.vector) > 0.95
-    assert float(face_template(plain_engine, rgb) @ face_template(plain_engine, masked)) < float(
-        bare_t.vector @ masked_t.vector
-    )
-
-
-def face_template(engine: faceprint.Engine, image: np.ndarray) -> np.ndarray:
-    template = engine.embed(image, largest_only=True)[0].template
-    assert template is not None
-    return template.vector
