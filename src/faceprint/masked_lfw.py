@@ -10,14 +10,16 @@ Each image is embedded three ways, in worker processes (:func:`embed_masked_lfw`
   landmarks move (mean distance of the 5 points, in eye-centre distances), are reported;
 - **enrolment copies**: the bare image with a synthetic mask of each style drawn on it and
   embedded at the bare landmarks, as masked enrolment templates are made
-  (:mod:`faceprint.masked_enrol`).
+  (:mod:`faceprint.masked_enrol`);
+- **occluded**: the occluded templates (:mod:`faceprint.occlusion`) of the bare face and of the
+  masked face, each at its own landmarks.
 
 ``--masked probe`` masks the second image of every pair; ``both`` masks both. Scores compared:
-``plain`` (what the pipeline does today) and ``mitigated`` (a probe the mask test calls masked is
-also compared with the other side's bare template and masked copies, the mean of those
-similarities, at the FMR of its own calibration table, measured on masked impostor pairs, and
-accepted on either comparison at twice the smaller FMR; an unmasked-looking probe is compared as
-today).
+``plain`` (what the pipeline does today) and ``mitigated`` (:func:`faceprint.masked_scores.routed_scores`:
+a probe the mask test calls masked is also compared with the other side's bare template and
+masked copies, and by the occluded comparison, each at the FMR of its own calibration table,
+and accepted on any at three times the smallest FMR; reported also without the occluded
+comparison; an unmasked-looking probe is compared as today).
 """
 
 from __future__ import annotations
