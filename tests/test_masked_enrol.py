@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import faceprint
 from faceprint.imageio import load_image
-from faceprint.masked_enrol import is_masked_source, masked_samples
+from faceprint.masked_enrol import is_masked_source, is_occluded_source, masked_samples, verify_masked
 from faceprint.masked_lfw import ENROL_STYLES
 from faceprint.masks import draw_mask, mask_for
 from tests.store.test_erasure import assert_absent, ciphertexts, files_under, plaintexts
+
+
+@pytest.fixture(scope="module")
+def plain_engine() -> faceprint.Engine:
+    """Plain templates: the masked and occluded tables ship for them."""
+    return faceprint.Engine(faceprint.Settings(mirror=False)).load()
 
 
 def test_a_masked_photo_enrols_matches_and_its_copies_are_erased(
@@ -22,8 +30,9 @@ def test_a_masked_photo_enrols_matches_and_its_copies_are_erased(
     assert engine.detect(probe)[0].masked
     with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
         samples = masked_samples(store, obama[0])
-        assert len(samples) == 1 + len(ENROL_STYLES)
-        assert [is_masked_source(s.source) for s in samples] == [False] + [True] * len(ENROL_STYLES)
+        assert len(samples) == 1 + len(ENROL_STYLES) + 1  # bare, masked copies, occluded
+        assert [is_masked_source(s.source) for s in samples] == [False] + [True] * (len(ENROL_STYLES) + 1)
+        assert [is_occluded_source(s.source) for s in samples] == [False] * (1 + len(ENROL_STYLES)) + [True]
         store.enroll("obama", samples, purpose="door")
         masked_photo = draw_mask(other, engine.detect(other)[0].landmarks, mask_for("pratt", 0, "cloth"))
         store.enroll("pratt", masked_samples(store, masked_photo), purpose="door")  # a masked photo enrols
@@ -34,11 +43,32 @@ def test_a_masked_photo_enrols_matches_and_its_copies_are_erased(
 
         store.db.checkpoint()
         sealed = ciphertexts(store, "obama")
-        assert len(sealed) == len(samples)
+        assert len(sealed) == len(samples)  # the occluded template is stored like the copies
         result = store.erase("obama")
         assert result.templates == len(samples)
         files = files_under(tmp_path)
         assert_absent(files, sealed, "an erased template's ciphertext")
-        for sample in samples:
+        for sample in samples:  # the occluded template's plaintext included
             assert_absent(files, plaintexts(store, sample), "a plaintext template")
         assert not store.search(probe, purpose="door").matched
+
+
+def test_a_masked_probe_matches_its_person_by_the_routed_rule(
+    tmp_path: Path, plain_engine: faceprint.Engine, faces_dir: Path
+) -> None:
+    engine = plain_engine
+    obama = [load_image(faces_dir / f"barack_obama_{i}.jpg") for i in (1, 2)]
+    pratt = load_image(faces_dir / "chris_pratt_1.jpg")
+    face = engine.detect(obama[1])[0]
+    probe = draw_mask(obama[1], face.landmarks, mask_for("probe", 0, "cloth"))
+    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+        photos = {
+            name: [(s.source, s.template) for s in masked_samples(store, image)]
+            for name, image in (("obama", obama[0]), ("pratt", pratt))
+        }
+    same = verify_masked(engine, probe, photos["obama"])
+    assert same.masked and same.is_match and same.fmr <= 1e-3
+    assert not verify_masked(engine, probe, photos["pratt"]).is_match
+    bare = verify_masked(engine, obama[1], photos["obama"])  # a bare probe: compared as Engine.verify does
+    assert not bare.masked and bare.is_match
+    assert bare.fmr == pytest.approx(engine.verify(obama[1], obama[0]).fmr, rel=1e-3)

@@ -18,7 +18,7 @@ from .errors import InvalidInput
 from .imageio import RGBImage
 from .models.landmarks import similarity_transform
 
-__all__ = ["face_chip", "pyramid_down2"]
+__all__ = ["eye_landmarks", "face_chip", "pyramid_down2"]
 
 # dlib's mean face for the 5-point model (get_face_chip_details), in the unit square
 _MEAN_FACE_5 = np.array(
@@ -30,6 +30,27 @@ _MEAN_FACE_5 = np.array(
         [0.4901123135679, 0.6277975316475],
     ]
 )
+
+
+def eye_landmarks(landmarks: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The 5 points with the nose base replaced by where dlib's mean face puts it given the eyes.
+
+    A mask covers the nose base, and the landmarker's point slides on it; a chip cut at these
+    points (:func:`face_chip`) is aligned on the 4 eye corners alone, the same for a masked face
+    and a bare one. The 4 corners are fitted to the mean face's by a least-squares similarity.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    src, dst = _MEAN_FACE_5[:4], pts[:4]
+    sc, dc = src - src.mean(axis=0), dst - dst.mean(axis=0)
+    # similarity (complex multiplication): dst ~ z * src + t
+    zs, zd = sc[:, 0] + 1j * sc[:, 1], dc[:, 0] + 1j * dc[:, 1]
+    z = np.vdot(zs, zd) / np.vdot(zs, zs)
+    nose = _MEAN_FACE_5[4] - src.mean(axis=0)
+    mapped = z * (nose[0] + 1j * nose[1])
+    out = pts.copy()
+    out[4] = dst.mean(axis=0) + np.array([mapped.real, mapped.imag])
+    return out
+
 
 # a dlib drectangle: (left, top, right, bottom), inclusive, float
 _Rect = tuple[float, float, float, float]

@@ -270,6 +270,20 @@ class Engine:
             return []
         return [Template(vec, self.model_id) for vec in self._vectors(faces)]
 
+    def chip_templates(self, chips: Sequence[RGBImage]) -> list[Template]:
+        """Templates of faces given as the embedder's own aligned chips (:meth:`chip`), no cut.
+
+        For chips edited before embedding (e.g. an occluded lower face,
+        :mod:`faceprint.occlusion`); mirror-averaged when the engine mirrors.
+        """
+        if not chips:
+            return []
+        return [Template(vec, self.model_id) for vec in self._chip_vectors(list(chips))]
+
+    def chip(self, image: RGBImage, landmarks: NDArray[np.float64]) -> RGBImage:
+        """The embedder's aligned chip of the face with these 5 landmarks in ``image``."""
+        return self._embedder_model().cut(image, landmarks)
+
     def _vectors(
         self,
         faces: Sequence[tuple[RGBImage, NDArray[np.float64]]],
@@ -285,12 +299,16 @@ class Engine:
             chips = list(chips)  # the embedder cuts the mask test's very chip: no second cut
         else:
             chips = [embedder.cut(image, pts) for image, pts in faces]
+        return self._chip_vectors(chips)
+
+    def _chip_vectors(self, chips: list[RGBImage]) -> NDArray[np.float32]:
+        embedder = self._embedder_model()
+        n = len(chips)
         if self.mirror:
             chips += [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
         with self._run_lock:
             vectors = embedder.embed_chips(chips)
         if self.mirror:
-            n = len(faces)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors[:n] + vectors[n:]
         return vectors

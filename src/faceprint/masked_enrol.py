@@ -7,25 +7,50 @@ the photo's content hash) and embedded at the bare face's landmarks. The copies 
 templates of the subject, told apart by their ``source`` (the photo's hash plus
 ``+masked-<style>``, :func:`is_masked_source`): consent covers them, erasure deletes them with the
 subject's other templates, and re-enrolling the same photo skips them like any duplicate.
+:func:`masked_samples` also returns the photo's occluded template (:mod:`faceprint.occlusion`:
+the lower face of its eye-aligned chip painted over), source ``+masked-occluded``, stored and
+erased the same way: a masked probe is compared with it by the occluded comparison of
+:mod:`faceprint.masked_scores`.
 
 The store's search does not yet tell them apart: it scores each subject by its best template
 with the bare table, and measured on LFW (docs/masks.md) that names more strangers, bare or
 masked, than a gallery without copies. The masked comparison that keeps the FMR honest (its own
-table, :func:`faceprint.masked_lfw.routed_scores`) is measured by the protocols only.
+table, :func:`faceprint.masked_scores.routed_scores`) is measured by the protocols only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibrate import load_calibration
+from .engine import Engine
+from .errors import InvalidInput, NoFace
+from .faces import Template
 from .gallery import Gallery
 from .imageio import ImageSource
 from .masked_lfw import ENROL_STYLES
+from .masked_scores import Occluded, routed_scores
 from .masks import draw_mask, mask_for
+from .occlusion import OCCLUDED_SUFFIX, occluded_templates
 from .store import Sample
 
-__all__ = ["MASKED_SOURCE", "is_masked_source", "masked_samples"]
+__all__ = [
+    "MASKED_SOURCE",
+    "OCCLUDED_STYLE",
+    "MaskedVerdict",
+    "is_masked_source",
+    "is_occluded_source",
+    "masked_samples",
+    "verify_masked",
+]
 
 #: What a masked copy's ``source`` carries after the photo's hash.
 MASKED_SOURCE = "+masked-"
+#: The "style" of the occluded template in its ``source`` (``<hash>+masked-occluded``).
+OCCLUDED_STYLE = "occluded"
 
 
 def is_masked_source(source: str) -> bool:
@@ -33,10 +58,21 @@ def is_masked_source(source: str) -> bool:
     return MASKED_SOURCE in source
 
 
+def is_occluded_source(source: str) -> bool:
+    """Whether a template's ``source`` marks it as the photo's occluded template."""
+    return source.endswith(MASKED_SOURCE + OCCLUDED_STYLE)
+
+
 def masked_samples(
-    store: Gallery, image: ImageSource, *, largest_face: bool = False, styles: tuple[str, ...] = ENROL_STYLES
+    store: Gallery,
+    image: ImageSource,
+    *,
+    largest_face: bool = False,
+    styles: tuple[str, ...] = ENROL_STYLES,
+    occluded: bool = True,
 ) -> list[Sample]:
-    """The photo's sample (:meth:`Gallery.sample`, with its checks) and one masked copy per style."""
+    """The photo's sample (:meth:`Gallery.sample`, with its checks), one masked copy per style
+    and (``occluded``) its occluded template."""
     bare = store.sample(image, largest_face=largest_face)
     engine = store.engine
     rgb = engine.load_image(image)
@@ -47,7 +83,64 @@ def masked_samples(
         draw_mask(rgb, face.landmarks, mask_for(bare.source, i, style)) for i, style in enumerate(styles)
     ]
     templates = engine.templates_at([(copy, face.points) for copy in copies])
+    names = list(styles)
+    if occluded:
+        templates += occluded_templates(engine, [(rgb, face.landmarks)])
+        names.append(OCCLUDED_STYLE)
     return [bare] + [
         Sample(template=t, source=f"{bare.source}{MASKED_SOURCE}{style}", box=bare.box)
-        for t, style in zip(templates, styles, strict=True)
+        for t, style in zip(templates, names, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class MaskedVerdict:
+    """A probe against one enrolment photo by the routed rule: the FMR it was accepted at."""
+
+    is_match: bool
+    fmr: float  # of the routed rule (faceprint.masked_scores): the union bound over its comparisons
+    masked: bool  # the probe face was called masked (and compared three ways)
+    fmr_target: float
+
+
+def verify_masked(
+    engine: Engine, probe: ImageSource, photo: Sequence[tuple[str, Template]], *, fmr: float = 1e-3
+) -> MaskedVerdict:
+    """Is the largest face in ``probe`` the person of one enrolment photo, given that photo's
+    templates as (source, template) pairs: its bare template, masked copies and occluded template
+    (as :func:`masked_samples` makes them)?
+
+    A probe the mask test calls bare is compared with the bare template, as :meth:`Engine.verify`
+    does; a masked one also by the masked and the occluded comparisons, each at its own table's
+    FMR (:func:`faceprint.masked_scores.routed_scores`). The tables ship for plain templates
+    (``FACEPRINT_MIRROR=0``); another model raises :class:`faceprint.errors.ModelError`.
+    """
+    plain = engine.calibration
+    plain.threshold(fmr)  # validate fmr before any image work
+    masked_table = load_calibration(engine.model_id + "+masked")
+    occluded_table = load_calibration(engine.model_id + OCCLUDED_SUFFIX)
+    bare = [t for src, t in photo if not is_masked_source(src)]
+    copies = [t for src, t in photo if is_masked_source(src) and not is_occluded_source(src)]
+    occluded = [t for src, t in photo if is_occluded_source(src)]
+    if len(bare) != 1 or not copies or len(occluded) != 1:
+        raise InvalidInput(
+            "a photo's templates need one bare template, masked copies and one occluded template"
+        )
+    rgb = engine.load_image(probe)
+    faces = engine.embed(rgb, largest_only=True)
+    if not faces or faces[0].template is None:
+        raise NoFace("no face in the probe image")
+    face = faces[0]
+    assert face.template is not None
+    probe_occluded = occluded_templates(engine, [(rgb, face.landmarks)])[0] if face.masked else occluded[0]
+    score = routed_scores(
+        bare[0].vector[None],
+        np.stack([t.vector for t in copies])[None],
+        face.template.vector[None],
+        np.array([face.masked]),
+        plain,
+        masked_table,
+        Occluded(occluded[0].vector[None], probe_occluded.vector[None], occluded_table),
+    )
+    measured = float(10.0 ** -score[0])
+    return MaskedVerdict(is_match=measured <= fmr, fmr=measured, masked=bool(face.masked), fmr_target=fmr)

@@ -10,14 +10,16 @@ Each image is embedded three ways, in worker processes (:func:`embed_masked_lfw`
   landmarks move (mean distance of the 5 points, in eye-centre distances), are reported;
 - **enrolment copies**: the bare image with a synthetic mask of each style drawn on it and
   embedded at the bare landmarks, as masked enrolment templates are made
-  (:mod:`faceprint.masked_enrol`).
+  (:mod:`faceprint.masked_enrol`);
+- **occluded**: the occluded templates (:mod:`faceprint.occlusion`) of the bare face and of the
+  masked face, each at its own landmarks.
 
 ``--masked probe`` masks the second image of every pair; ``both`` masks both. Scores compared:
-``plain`` (what the pipeline does today) and ``mitigated`` (a probe the mask test calls masked is
-also compared with the other side's bare template and masked copies, the mean of those
-similarities, at the FMR of its own calibration table, measured on masked impostor pairs, and
-accepted on either comparison at twice the smaller FMR; an unmasked-looking probe is compared as
-today).
+``plain`` (what the pipeline does today) and ``mitigated`` (:func:`faceprint.masked_scores.routed_scores`:
+a probe the mask test calls masked is also compared with the other side's bare template and
+masked copies, and by the occluded comparison, each at the FMR of its own calibration table,
+and accepted on any at three times the smallest FMR; reported also without the occluded
+comparison; an unmasked-looking probe is compared as today).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from .evaluate import (
     tar_at_far,
     ten_fold_accuracy,
 )
+from .masked_scores import Occluded, cross_identity_scores, gallery_side, masked_comparison, routed_scores
 from .masks import draw_mask, mask_for
+from .occlusion import OCCLUDED_SUFFIX, occluded_templates
 from .workers import WorkerPool, one_thread_each
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "gallery_side",
     "masked_comparison",
     "masked_impostor_scores",
+    "occluded_impostor_scores",
     "routed_scores",
     "run_masked_lfw",
 ]
@@ -82,6 +87,8 @@ class MaskedLfw:
     landmark_error: NDArray[np.float64]  # mean point distance / eye distance (NaN: no detection)
     styles: tuple[str, ...]  # the probe mask's style per image
     model: str
+    occluded_bare: NDArray[np.float32]  # (n, dim) occluded templates (faceprint.occlusion)
+    occluded_masked: NDArray[np.float32]  # (n, dim)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -102,6 +109,8 @@ class MaskedLfw:
                 landmark_error=d["landmark_error"],
                 styles=tuple(str(s) for s in d["styles"]),
                 model=str(d["model"]),
+                occluded_bare=d["occluded_bare"],
+                occluded_masked=d["occluded_masked"],
             )
 
 
@@ -135,6 +144,7 @@ def _chunk(
             for i, style in enumerate(ENROL_STYLES)
         ]
         copy_templates = engine.templates_at([(c, bare.points) for c in copies])
+        occluded = occluded_templates(engine, [(rgb, bare.landmarks), (masked_rgb, masked.landmarks)])
         assert bare.template is not None and masked.template is not None
         out.append(
             (
@@ -147,6 +157,8 @@ def _chunk(
                 mhow,
                 err,
                 spec.style,
+                occluded[0].vector,
+                occluded[1].vector,
             )
         )
     return out
@@ -190,62 +202,26 @@ def embed_masked_lfw(
         landmark_error=np.array(cols[7], dtype=np.float64),
         styles=tuple(str(s) for s in cols[8]),
         model=Engine(settings).model_id,
+        occluded_bare=np.stack(cols[9]).astype(np.float32),
+        occluded_masked=np.stack(cols[10]).astype(np.float32),
     )
 
 
-# -- scoring ---------------------------------------------------------------------------------------
-
-
-def gallery_side(bare: NDArray[np.float32], copies: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Per image, what masked enrolment stores: the bare template and its masked copies, (n, 1 + k, dim)."""
-    return np.concatenate([bare[:, None], copies], axis=1)
-
-
-def routed_scores(
-    gallery: NDArray[np.float32],
-    gallery_copies: NDArray[np.float32],
-    probe: NDArray[np.float32],
-    probe_masked: NDArray[np.bool_],
-    plain: Calibration,
-    masked: Calibration,
-) -> NDArray[np.float64]:
-    """Pair scores on the FMR scale (-log10 FMR).
-
-    Any probe: its similarity to the bare template, at that score's FMR in ``plain`` (as today).
-    A probe the mask test calls masked is also scored by :func:`masked_comparison` with the
-    gallery side's bare template and masked copies, at that score's FMR in ``masked`` (measured on
-    masked impostor pairs scored the same way), and accepted on either: its FMR is twice the
-    smaller of the two (a union bound for two tests, so the FMR stays honest; a bare face the test
-    wrongly calls masked keeps its bare score).
-    """
-    bare = np.einsum("ij,ij->i", gallery, probe).astype(np.float64)
-    fmr = np.array([plain.fmr(float(s)) for s in bare])
-    if probe_masked.any():
-        side = gallery_side(gallery, gallery_copies)[probe_masked]
-        score = masked_comparison(side, probe[probe_masked])
-        either = np.minimum(fmr[probe_masked], [masked.fmr(float(s)) for s in score])
-        fmr[probe_masked] = np.minimum(1.0, 2.0 * either)
-    out: NDArray[np.float64] = -np.log10(fmr)
-    return out
-
-
-def masked_comparison(side: NDArray[np.float32], probe: NDArray[np.float32]) -> NDArray[np.float64]:
-    """A masked probe's score against one enrolment side per row: the mean similarity to its bare
-    template and masked copies (``side`` (n, 1 + k, dim), ``probe`` (n, dim))."""
-    out: NDArray[np.float64] = np.einsum("ikj,ij->ik", side, probe).mean(axis=1).astype(np.float64)
-    return out
+# -- scoring (the rule itself: faceprint.masked_scores) ---------------------------------------------
 
 
 def masked_impostor_scores(data: MaskedLfw) -> NDArray[np.float32]:
     """Every cross-identity (masked probe, enrolment side) pair's :func:`masked_comparison`: the
     masked table's impostors."""
     labels = np.array([f.split("/")[0] for f in data.files])
-    side = gallery_side(data.bare, data.copies)
-    parts = []
-    for start in range(0, len(data.files), 512):
-        block = np.einsum("ikd,jd->ijk", side[start : start + 512], data.masked).mean(axis=2)
-        parts.append(block[labels[start : start + 512, None] != labels[None, :]])
-    return np.concatenate(parts)
+    return cross_identity_scores(gallery_side(data.bare, data.copies), data.masked, labels)
+
+
+def occluded_impostor_scores(data: MaskedLfw) -> NDArray[np.float32]:
+    """Every cross-identity (bare photo, masked probe) pair's occluded similarity: the occluded
+    table's impostors."""
+    labels = np.array([f.split("/")[0] for f in data.files])
+    return cross_identity_scores(data.occluded_bare, data.occluded_masked, labels)
 
 
 @dataclass(frozen=True)
@@ -289,9 +265,12 @@ def evaluate_masked_lfw(
     mode: str,
     plain: Calibration,
     masked: Calibration | None,
+    occluded: Calibration | None = None,
 ) -> dict[str, object]:
-    """Reports for ``mode`` ("probe" or "both"): bare pairs, masked pairs as today, mitigated; and
-    what the detector, the landmarks and the mask test did."""
+    """Reports for ``mode`` ("probe" or "both"): bare pairs, masked pairs as today, mitigated (by
+    :func:`faceprint.masked_scores.routed_scores`, with the occluded comparison when ``occluded``
+    is given; the rule without it is reported too); and what the detector, the landmarks and the
+    mask test did."""
     if mode not in ("probe", "both"):
         raise InvalidInput(f"--masked must be probe or both, not {mode!r}")
     started = time.perf_counter()
@@ -308,14 +287,19 @@ def evaluate_masked_lfw(
         _report(f"masked {mode}, today", np.einsum("ij,ij->i", a_side, data.masked[ib]), same, folds),
     ]
     if masked is not None:
-        bare_routed = routed_scores(
-            data.bare[ia], data.copies[ia], data.bare[ib], data.bare_score[ib] >= 0.5, plain, masked
-        )
+        bare_flag = data.bare_score[ib] >= 0.5
+        gal = (data.bare[ia], data.copies[ia])
+        occ_bare = occ_masked = None
+        if occluded is not None:
+            occ_bare = Occluded(data.occluded_bare[ia], data.occluded_bare[ib], occluded)
+            occ_masked = Occluded(data.occluded_bare[ia], data.occluded_masked[ib], occluded)
+        bare_routed = routed_scores(*gal, data.bare[ib], bare_flag, plain, masked, occ_bare)
         reports.insert(1, _report("bare, mitigation on", bare_routed, same, folds))
         if mode == "probe":
-            routed = routed_scores(
-                data.bare[ia], data.copies[ia], data.masked[ib], flagged[ib], plain, masked
-            )
+            if occluded is not None:
+                copies_only = routed_scores(*gal, data.masked[ib], flagged[ib], plain, masked)
+                reports.append(_report("masked probe, copies only", copies_only, same, folds))
+            routed = routed_scores(*gal, data.masked[ib], flagged[ib], plain, masked, occ_masked)
             reports.append(_report("masked probe, mitigated", routed, same, folds))
     used = np.unique(np.concatenate([ib, ia] if mode == "both" else [ib]))
     lost = int(sum(data.masked_how[i] != "detector" for i in used))
@@ -367,10 +351,12 @@ def run_masked_lfw(
         try:
             data = MaskedLfw.load(cache)
         except (OSError, ValueError, KeyError) as exc:
-            raise InvalidInput(
-                f"{cache}: not a masked-LFW cache ({exc}); delete it or name another"
-            ) from None
-        if list(data.files) != files:
+            if "occluded" not in str(exc):
+                raise InvalidInput(
+                    f"{cache}: not a masked-LFW cache ({exc}); delete it or name another"
+                ) from None
+            data = None  # a cache from before the occluded templates: embed again
+        if data is not None and list(data.files) != files:
             data = None
     if data is None:
         if on_total is not None:
@@ -382,10 +368,22 @@ def run_masked_lfw(
             except OSError as exc:
                 raise InvalidInput(f"{cache}: cannot write the cache ({exc.strerror or exc})") from None
     plain = load_calibration(data.model)
+    masked, source = _table(data, "+masked", masked_impostor_scores)
+    occluded, occ_source = _table(data, OCCLUDED_SUFFIX, occluded_impostor_scores)
+    report = evaluate_masked_lfw(data, pairs_file, mode=mode, plain=plain, masked=masked, occluded=occluded)
+    return {
+        **report,
+        "model": data.model,
+        "masked_calibration": source,
+        "occluded_calibration": occ_source,
+    }
+
+
+def _table(
+    data: MaskedLfw, suffix: str, impostors: Callable[[MaskedLfw], NDArray[np.float32]]
+) -> tuple[Calibration, str]:
+    """The shipped ``<model><suffix>`` table, or one measured on these images' impostor pairs."""
     try:
-        masked, source = load_calibration(data.model + "+masked"), "shipped"
+        return load_calibration(data.model + suffix), "shipped"
     except ModelError:
-        masked = Calibration.from_scores(masked_impostor_scores(data), model=data.model + "+masked")
-        source = "measured on these images"
-    report = evaluate_masked_lfw(data, pairs_file, mode=mode, plain=plain, masked=masked)
-    return {**report, "model": data.model, "masked_calibration": source}
+        return Calibration.from_scores(impostors(data), model=data.model + suffix), "measured on these images"

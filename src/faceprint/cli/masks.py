@@ -52,5 +52,6 @@ def masked_lfw(
     )
     click.echo(
         f"mask test: {report['mask_test_found']:.4f} of masked faces called masked, "
-        f"{report['mask_test_false_on_bare']:.4f} of bare faces; masked table {report['masked_calibration']}"
+        f"{report['mask_test_false_on_bare']:.4f} of bare faces; masked table {report['masked_calibration']}, "
+        f"occluded table {report['occluded_calibration']}"
     )
