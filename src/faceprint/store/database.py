@@ -64,8 +64,9 @@ class Database(Protocol):
     def transact(self, work: Callable[[Connection], T], *, feed: bool = True, pipelined: bool = False) -> T:
         """``work`` in a write transaction, run again (with backoff) after a transient failure."""
 
-    def read(self) -> AbstractContextManager[Connection]:
-        """A read-only transaction: one consistent snapshot for the whole block."""
+    def read(self, *, pipelined: bool = False) -> AbstractContextManager[Connection]:
+        """A read-only transaction: one consistent snapshot for the whole block (``pipelined``: as
+        for :meth:`write`)."""
 
     def schema_version(self) -> int: ...
 

@@ -150,7 +150,7 @@ class IndexCache:
         """
         with self.lock:
             if self._index is not None:  # the common case: one read for the key check and the feed
-                with self.db.read() as conn:
+                with self.db.read(pipelined=True) as conn:
                     space = template_space_in(conn)
                     fresh = (
                         space.key_ids == self.protector.key_ids()

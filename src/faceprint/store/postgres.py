@@ -133,6 +133,9 @@ class PostgresDatabase:
             weakref.WeakKeyDictionary()
         )
         self._listener: _Listener | None = None
+        #: The server processes of this pool's connections: their notifications are this process's
+        #: own writes, which the writer catches its index up with itself.
+        self._own: set[int] = set()
         try:
             self._conninfo = make_conninfo(url, **{k: str(v) for k, v in _KEEPALIVES.items()})
         except psycopg.Error as exc:
@@ -142,7 +145,7 @@ class PostgresDatabase:
             min_size=1,
             max_size=max_connections,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_wait))},
-            configure=_configure,
+            configure=self._configure,
             check=self._check,
             # Give up a failing reconnection after 5 s: the next request then tries at once,
             # instead of waiting out the pool's growing backoff once the server is back.
@@ -169,6 +172,13 @@ class PostgresDatabase:
                 f"{self.location}: the database is unavailable (no connection within "
                 f"{self._connect_wait:g} s: {str(exc).strip().splitlines()[0] if str(exc) else 'timeout'})"
             ) from None
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}; "
+            f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}".encode()
+        )
+        self._own.add(conn.info.backend_pid)
 
     def _check(self, raw: psycopg.Connection[Any]) -> None:
         """The pool's check before lending a connection: a query to the server, unless the
@@ -233,17 +243,21 @@ class PostgresDatabase:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def read(self) -> Iterator[_Connection]:
-        """A read transaction: one consistent snapshot (inside this thread's write: that write's)."""
+    def read(self, *, pipelined: bool = False) -> Iterator[_Connection]:
+        """A read transaction: one consistent snapshot (inside this thread's write: that write's).
+
+        ``pipelined``: in pipeline mode, as for :meth:`write` (the ``BEGIN`` goes out with the
+        first query)."""
         current: _Connection | None = getattr(self._local, "conn", None)
         if current is not None:
             yield current
             return
         raw = self._take()
         try:
-            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield _Connection(raw)
-            raw.execute("COMMIT")
+            with raw.pipeline() if pipelined else nullcontext():
+                raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield _Connection(raw)
+                raw.execute("COMMIT")
         except psycopg.Error as exc:
             raise _translate(exc, self.location, "read failed") from None
         finally:
@@ -298,9 +312,12 @@ class PostgresDatabase:
         return "ok"
 
     def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after every commit that appended to the feed (and after reconnecting)."""
+        """Call ``callback`` after every commit of another process that appended to the feed (and
+        after reconnecting). This process's own writes are not announced back to it: the store
+        catches its index up after each of its writes, and every search catches up first, so a
+        second catch-up in the listening thread would only contend for the index's lock."""
         if self._listener is None:
-            self._listener = _Listener(self._conninfo, callback)
+            self._listener = _Listener(self._conninfo, callback, self._own)
             self._listener.start()
 
     def close(self) -> None:
@@ -310,13 +327,6 @@ class PostgresDatabase:
         self._pool.close(timeout=5.0)
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(
-        f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}; "
-        f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}".encode()
-    )
-
-
 class _Listener(threading.Thread):
     """LISTENs on :data:`CHANNEL` on its own connection; reconnects with backoff when it breaks.
 
@@ -324,10 +334,11 @@ class _Listener(threading.Thread):
     connection was down is caught up from the feed, never assumed.
     """
 
-    def __init__(self, conninfo: str, callback: Callable[[], None]) -> None:
+    def __init__(self, conninfo: str, callback: Callable[[], None], own: set[int]) -> None:
         super().__init__(name="faceprint-listen", daemon=True)
         self._conninfo = conninfo
         self._callback = callback
+        self._own = own  # the server pids of the notifying process's own connections
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -339,8 +350,9 @@ class _Listener(threading.Thread):
                     self._notify()
                     delay = 0.1
                     while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self._notify()
+                        for notice in conn.notifies(timeout=0.5, stop_after=1):
+                            if notice.pid not in self._own:
+                                self._notify()
             except psycopg.Error:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 2.0)

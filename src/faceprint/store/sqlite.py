@@ -118,7 +118,7 @@ class Database:
             return work(conn)
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self, *, pipelined: bool = False) -> Iterator[sqlite3.Connection]:
         """A read transaction: one consistent snapshot for the whole block.
 
         Inside this thread's write transaction it reads that transaction's state instead.

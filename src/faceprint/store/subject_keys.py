@@ -45,6 +45,8 @@ __all__ = ["BUCKETS", "SUBJECTS", "KeyTable", "SubjectKeys", "key_tables", "regi
 #: (about N / 1024 rows) and replaces one key in the key file; all 1024 keys of a kind of owner
 #: (about 45 KB) are made at its first data key, in one write of the key file.
 BUCKETS: Final = 1024
+#: Up to this many buckets are read one by one (an indexed row each); more, the whole table.
+_FEW_BUCKETS: Final = 8
 
 
 @dataclass(frozen=True)
@@ -144,16 +146,26 @@ class SubjectKeys:
             self._shared.keys = keyring.wrapping_keys
         return list(keys_by_id(keys).items())
 
-    def _named(self, conn: Connection) -> dict[int, str]:
-        return {
-            int(r[0]): str(r[1]) for r in conn.execute(f"SELECT bucket, key_id FROM {self.table.buckets}")
-        }
+    def _named(self, conn: Connection, buckets: Iterable[int] | None = None) -> dict[int, str]:
+        """Wrapping key ids by bucket: of ``buckets`` (a few; one indexed read each), else all."""
+        sql = f"SELECT bucket, key_id FROM {self.table.buckets}"
+        if buckets is None:
+            return {int(r[0]): str(r[1]) for r in conn.execute(sql)}
+        named: dict[int, str] = {}
+        for b in buckets:
+            row = conn.execute(f"{sql} WHERE bucket = ?", (b,)).fetchone()
+            if row is not None:
+                named[int(row[0])] = str(row[1])
+        return named
 
     def _bucket_keys(self, conn: Connection, buckets: Iterable[int]) -> dict[int, str]:
-        """Every bucket's wrapping key id, made for every bucket at once when one of ``buckets``
-        has none yet (the first owner of a kind: one key-file write, not 1,024)."""
-        named = self._named(conn)
-        if any(b not in named for b in buckets):
+        """The wrapping key ids of ``buckets`` (of every bucket when they are many), made for every
+        bucket at once when one of them has none yet (the first owner of a kind: one key-file
+        write, not 1,024)."""
+        wanted = set(buckets)
+        named = self._named(conn, wanted if len(wanted) <= _FEW_BUCKETS else None)
+        if any(b not in named for b in wanted):
+            named = self._named(conn)
             missing = [b for b in range(BUCKETS) if b not in named]
             made = self._add_keys(len(missing))
             conn.executemany(
