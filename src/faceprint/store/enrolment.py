@@ -13,6 +13,7 @@ from . import consent, repository
 from .batch import write_new_subjects
 from .consent import subject_name
 from .database import Database
+from .own_writes import OwnAdds
 from .protection import Protector
 from .records import Consent, EnrollResult, Sample, Subject, isoformat
 
@@ -34,7 +35,7 @@ class Enrolment:
 
         def subject(self, name: str) -> Subject: ...
 
-        def sync_index(self, *, force_save: bool = False) -> None: ...
+        def sync_index(self, *, force_save: bool = False, own: OwnAdds | None = None) -> None: ...
 
         write_audit: repository.Audit
 
@@ -74,18 +75,27 @@ class Enrolment:
         name = subject_name(subject)
         held = consent.new_consent(purpose, evidence, expires_at, self.now())
         samples = self._samples(images, largest_face)
+        own = OwnAdds()
         result = self.db.transact(
-            lambda conn: self._write(conn, name, samples, held, actor or self.actor), pipelined=True
+            lambda conn: self._write(conn, name, samples, held, actor or self.actor, own=own), pipelined=True
         )
         if result.added:
-            self.sync_index()
+            self.sync_index(own=own)
         return result
 
     def _write(
-        self, conn: Any, name: str, samples: list[Sample], held: Consent, actor: str, *, create: bool = True
+        self,
+        conn: Any,
+        name: str,
+        samples: list[Sample],
+        held: Consent,
+        actor: str,
+        *,
+        create: bool = True,
+        own: OwnAdds | None = None,
     ) -> EnrollResult:
         return repository.write_enrolment(
-            conn, self.protector, self.write_audit, name, samples, held, actor, create=create
+            conn, self.protector, self.write_audit, name, samples, held, actor, create=create, own=own
         )
 
     def create_subject(
@@ -136,12 +146,15 @@ class Enrolment:
             raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(held.expires_at)}")
         renewed = Consent(purpose=held.purpose, granted_at=now, evidence=held.evidence)
         samples = self._samples(images, largest_face)
+        own = OwnAdds()
         result = self.db.transact(
-            lambda conn: self._write(conn, name, samples, renewed, actor or self.actor, create=False),
+            lambda conn: self._write(
+                conn, name, samples, renewed, actor or self.actor, create=False, own=own
+            ),
             pipelined=True,
         )
         if result.added:
-            self.sync_index()
+            self.sync_index(own=own)
         return result
 
     def enroll_many(

@@ -1,8 +1,7 @@
 """The gallery: consented subjects, their templates, 1:N search with calibrated decisions, audit.
 
-The end of the pipeline: a :class:`Store` takes templates (:class:`~faceprint.store.records.Sample`
-for enrolment; a :class:`~faceprint.faces.Template` or a :class:`~faceprint.faces.Face` with one
-to search) and never runs a model. :func:`faceprint.open_store` adds the engine in front of it
+A :class:`Store` takes templates (a :class:`~faceprint.store.records.Sample` to enrol, a Template
+or Face to search) and never runs a model; :func:`faceprint.open_store` adds the engine in front
 (:class:`faceprint.gallery.Gallery`), so that images can be enrolled and searched.
 
 The database (a SQLite file, or PostgreSQL shared by several replicas) is the source of truth.
@@ -36,6 +35,7 @@ from .enrolment import Enrolment
 from .generations import PENDING_TABLE
 from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
+from .own_writes import OwnAdds
 from .protection import Protector, key_file_path, resealers
 from .records import AuditEntry, EraseResult, SearchResult, StoreCheck, Subject
 from .rotation import rotate_keys
@@ -353,10 +353,11 @@ class Store(Enrolment):
         self._listen()
         return self._cache.searcher(self._dim(), purpose, model)
 
-    def sync_index(self, *, force_save: bool = False) -> None:
-        """Bring the vector index up to the database's changes feed (after a write)."""
+    def sync_index(self, *, force_save: bool = False, own: OwnAdds | None = None) -> None:
+        """Bring the vector index up to the changes feed (after a write: ``own``, :mod:`.own_writes`)."""
         self._listen()
-        self._cache.sync(self._dim(), force_save=force_save)
+        if own is None or force_save or not self._cache.add_own(own):
+            self._cache.sync(self._dim(), force_save=force_save)
 
     def _listen(self) -> None:
         """Once the index is in use: catch up as soon as another process changes the feed."""

@@ -20,7 +20,7 @@ to subjects, not templates, and are never touched.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -117,12 +117,20 @@ class TemplateSpace:
     model: str | None = None
 
 
+#: The one query :func:`template_space_in` makes (sent early by a pipelined writer: :mod:`.own_writes`).
+SPACE_QUERY: Final = (
+    "SELECT key, value FROM meta "
+    "WHERE key IN ('storage_key_id', 'template_key_id', 'generation', 'dim', 'model_id')"
+)
+
+
 def template_space_in(conn: Any) -> TemplateSpace:
     """The store's :class:`TemplateSpace` (one query, inside a transaction the caller holds)."""
-    rows = conn.execute(
-        "SELECT key, value FROM meta "
-        "WHERE key IN ('storage_key_id', 'template_key_id', 'generation', 'dim', 'model_id')"
-    ).fetchall()
+    return template_space_of(conn.execute(SPACE_QUERY).fetchall())
+
+
+def template_space_of(rows: Iterable[Any]) -> TemplateSpace:
+    """The :class:`TemplateSpace` in the rows of :data:`SPACE_QUERY`."""
     meta = {str(k): str(v) for k, v in rows}
     return TemplateSpace(
         (meta.get("storage_key_id"), meta.get("template_key_id")),

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from ..errors import StoreError
 from .database import Database
 from .generations import TemplateSpace, require_model, template_space_in
+from .own_writes import OwnAdds
 from .protection import Protector, stored_key_ids
 from .vector_search import IdArray, VectorSearch
 
@@ -96,6 +97,11 @@ class VectorCache(Protocol):
     def sync(self, dim: int, *, force_save: bool = False) -> None: ...
 
     def sync_if_loaded(self, dim: int) -> None: ...
+
+    def add_own(self, own: OwnAdds) -> bool:
+        """Take a write's own feed rows when they are all the cache lacks; ``False``: not taken
+        (catch up from the feed instead)."""
+        ...
 
     def rebuild(self, dim: int) -> int: ...
 
@@ -216,6 +222,17 @@ class IndexCache:
         self._dirty = True
         if removed or force_save:
             self.save()
+
+    def add_own(self, own: OwnAdds) -> bool:
+        """Take a write's own additions (:mod:`.own_writes`) when the index stood where the feed was
+        when that write began, in the same template space: they are then exactly the feed's news."""
+        with self.lock:
+            index = self._index
+            if not own.complete or index is None or own.space != self._space or int(index.seq) != own.before:
+                return False
+            index.add(np.asarray(own.ids, dtype=np.int64), np.stack(own.vectors), seq=own.last)
+            self._dirty = True
+            return True
 
     def sync_if_loaded(self, dim: int) -> None:
         """Catch up, but only an index this process already holds (the listener's callback)."""

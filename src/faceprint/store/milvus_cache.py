@@ -34,6 +34,7 @@ from .generations import TemplateSpace, require_model, template_space_in
 from .index_cache import TEMPLATES, DataKeys
 from .milvus import MilvusVectors, PurposeView
 from .milvus_config import MilvusConfig, purpose_key
+from .own_writes import OwnAdds
 from .protection import Protector, stored_key_ids
 
 __all__ = ["MilvusCache", "Position"]
@@ -156,6 +157,11 @@ class MilvusCache:
                 vectors.follow(position.seq, position.ts)
                 return
             self.db.transact(lambda conn: self._apply(conn, dim), feed=False)
+
+    def add_own(self, own: OwnAdds) -> bool:
+        """Not taken: the collection is written from the feed, whoever wrote (:meth:`sync`)."""
+        del own
+        return False
 
     def sync_if_loaded(self, dim: int) -> None:
         """Catch up, but only once this process uses the collection (the listener's callback)."""

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
+
 from ..errors import ConsentRequired, InvalidInput, NotFound, StoreError
 from .consent import parse_time
 from .database import Connection, Database
@@ -100,13 +102,19 @@ def write_enrolment(
     actor: str,
     *,
     create: bool = True,
+    own: Any = None,
 ) -> EnrollResult:
-    """Write one subject's enrolment inside the caller's transaction (``create``: may be new)."""
+    """Write one subject's enrolment inside the caller's transaction (``create``: may be new).
+
+    ``own``: an :class:`~faceprint.store.own_writes.OwnAdds` to note the feed rows in, for the
+    writer's index to take them without reading them back."""
     model = samples[0].template.model
     dim = samples[0].template.dim
     if any(s.template.model != model for s in samples):
         raise InvalidInput("the templates of one enrolment come from different models")
     now = isoformat(consent.granted_at)
+    if own is not None:
+        own.begin(conn)
     claim_model(conn, model, dim)
     row = conn.execute("SELECT id, purpose, expires_at FROM subjects WHERE name = ?", (name,)).fetchone()
     created = row is None
@@ -137,23 +145,25 @@ def write_enrolment(
             continue
         known.add(sample.source)
         box = None if sample.box is None else json.dumps([round(v, 2) for v in sample.box.as_list()])
-        template_id = conn.execute(
-            "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                subject_id,
-                model,
-                protector.seal_vector(sample.template.vector, data_key),
-                sample.source,
-                box,
-                now,
-            ),
-        ).fetchone()[0]
-        conn.execute("INSERT INTO changes (template_id, op) VALUES (?, 'add')", (int(template_id),))
+        protected = protector.protect(np.asarray(sample.template.vector, dtype=np.float32)[None, :])[0]
+        template_id = int(
+            conn.execute(
+                "INSERT INTO templates (subject_id, model_id, vector, source, box, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (subject_id, model, protector.seal_protected(protected, data_key), sample.source, box, now),
+            ).fetchone()[0]
+        )
+        seq = conn.execute(
+            "INSERT INTO changes (template_id, op) VALUES (?, 'add') RETURNING seq", (template_id,)
+        )
+        if own is not None:
+            own.added(template_id, protected, seq)
         added += 1
     if added:
         conn.execute("UPDATE subjects SET last_seen_at = ? WHERE id = ?", (now, subject_id))
         audit(conn, actor, "enroll", consent.purpose, [name], added)
+    if own is not None:
+        own.finish()
     return EnrollResult(subject=name, created=created, added=added, skipped=skipped)
 
 
