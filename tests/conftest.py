@@ -7,6 +7,7 @@ import io
 import itertools
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,12 @@ from faceprint.imageio import RGBImage, load_image_and_digest
 from faceprint.samples import sample_photo
 from faceprint.store import Sample
 from tests.milvus import milvus  # noqa: F401 (a session fixture for every test folder)
-from tests.postgres import postgres  # noqa: F401 (a session fixture for every test folder)
+from tests.postgres import (
+    Cluster,
+    destroy_cluster,
+    postgres,  # noqa: F401 (a session fixture for every test folder)
+    start_cluster,
+)
 from tests.ray import ray_cluster  # noqa: F401 (the two-node Ray cluster, started on first use)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -150,3 +156,14 @@ def face_samples_or_package(engine: faceprint.Engine, samples: dict[str, RGBImag
     if faces.is_dir():
         return {p.name: sample_of(engine, p) for p in sorted(faces.iterdir()) if p.suffix in (".jpg", ".png")}
     return {name: sample_of(engine, rgb) for name, rgb in samples.items()}
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL server of the test's own (not the session's): the test may stop it, e.g. to
+    copy its data directory."""
+    own = start_cluster()
+    try:
+        yield own
+    finally:
+        destroy_cluster(own)

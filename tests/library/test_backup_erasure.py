@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import faceprint
 from faceprint.library import Library
 from tests.backup import attack, recovered_count
 from tests.library.conftest import lfw_folder
-from tests.postgres import Cluster, destroy_cluster, start_cluster
+from tests.postgres import Cluster
 
 SEALINGS = [
     pytest.param(True, id="face-keys"),
@@ -106,21 +106,11 @@ def test_sqlite_backup_holds_no_readable_face_of_an_erased_person_or_deleted_pho
         check(attack(copy, protector.key_file.path, protector.store_id), erased)
 
 
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A server of this test's own: it is stopped to copy its data directory."""
-    own = start_cluster()
-    try:
-        yield own
-    finally:
-        destroy_cluster(own)
-
-
 @pytest.mark.parametrize("subject_keys", SEALINGS)
 def test_postgres_backup_holds_no_readable_face_of_an_erased_person_or_deleted_photo(
     tmp_path: Path,
     engine: faceprint.Engine,
-    cluster: Cluster,
+    own_cluster: Cluster,
     subject_keys: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -130,13 +120,13 @@ def test_postgres_backup_holds_no_readable_face_of_an_erased_person_or_deleted_p
     copy = tmp_path / "backup"
 
     def backup() -> None:  # a cold copy of the data directory: tables, WAL, everything
-        cluster.stop()
-        shutil.copytree(cluster.directory / "data", copy)
-        cluster.start()
+        own_cluster.stop()
+        shutil.copytree(own_cluster.directory / "data", copy)
+        own_cluster.start()
 
-    with open_library(cluster.new_database(), engine, subject_keys) as library:
+    with open_library(own_cluster.new_database(), engine, subject_keys) as library:
         erased = erase_after_backup(library, root, backup)
         protector = library.store.protector
         check(attack(copy, protector.key_file.path, protector.store_id), erased)
         # the live server's files after the erasure (dead tuples, WAL) do not open them either
-        check(attack(cluster.directory / "data", protector.key_file.path, protector.store_id), erased)
+        check(attack(own_cluster.directory / "data", protector.key_file.path, protector.store_id), erased)

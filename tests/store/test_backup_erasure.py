@@ -15,7 +15,6 @@ tests/library/test_backup_erasure.py does the same for the photo library's faces
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from faceprint.faces import Template
 from faceprint.store import Sample
 from faceprint.store.protection import key_file_path
 from tests.backup import DIM, attack, recovered_count
-from tests.postgres import Cluster, destroy_cluster, start_cluster
+from tests.postgres import Cluster
 
 MODEL = "dlib-resnet-v1+mirror"
 
@@ -76,33 +75,23 @@ def test_sqlite_backup_holds_no_readable_template_of_an_erased_subject(
         assert found(recovered, store, ada) == 0
 
 
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A server of this test's own: it is stopped to copy its data directory."""
-    own = start_cluster()
-    try:
-        yield own
-    finally:
-        destroy_cluster(own)
-
-
 @pytest.mark.parametrize("subject_keys", SEALINGS)
 def test_postgres_backup_holds_no_readable_template_of_an_erased_subject(
-    tmp_path: Path, cluster: Cluster, subject_keys: bool
+    tmp_path: Path, own_cluster: Cluster, subject_keys: bool
 ) -> None:
     ada, bob = templates(1, 3), templates(2, 2)
     backup = tmp_path / "backup"
-    url = cluster.new_database()
+    url = own_cluster.new_database()
     with Store(url, settings=Settings(subject_keys=subject_keys)) as store:
         store.enroll_many([("ada", ada), ("bob", bob)], purpose="p")
-        cluster.stop()  # a cold copy of the data directory: tables, WAL, everything
-        shutil.copytree(cluster.directory / "data", backup)
-        cluster.start()
+        own_cluster.stop()  # a cold copy of the data directory: tables, WAL, everything
+        shutil.copytree(own_cluster.directory / "data", backup)
+        own_cluster.start()
         store.erase("ada")
         key_file = store.protector.key_file.path
         recovered = attack(backup, key_file, store.protector.store_id)
         assert found(recovered, store, bob) == len(bob)
         assert found(recovered, store, ada) == 0
         # the live server's files after the erasure (dead tuples, WAL) do not open either
-        live = attack(cluster.directory / "data", key_file, store.protector.store_id)
+        live = attack(own_cluster.directory / "data", key_file, store.protector.store_id)
         assert found(live, store, bob) == len(bob) and found(live, store, ada) == 0
