@@ -130,24 +130,10 @@ CREATE TABLE face_key_buckets (
 );
 """
 
-_V2_POSTGRES: Final = """
-CREATE TABLE face_keys (
-    face_id BIGINT PRIMARY KEY REFERENCES faces (id) ON DELETE CASCADE,
-    bucket  INTEGER NOT NULL,
-    wrapped BYTEA NOT NULL
-);
-CREATE INDEX face_keys_bucket ON face_keys (bucket);
-CREATE TABLE face_key_buckets (
-    bucket INTEGER PRIMARY KEY,
-    key_id TEXT NOT NULL
-);
-"""
 
 #: The library's schema: step 1 is what the store's own step 3 created before the library had
 #: steps of its own, so a store past that step already holds it.
-SCHEMA: Final = SchemaPart(
-    "library", {1: Step(_V1, _V1_POSTGRES), 2: Step(_V2, _V2_POSTGRES)}, adopted=(3, 1)
-)
+SCHEMA: Final = SchemaPart("library", {1: Step(_V1, _V1_POSTGRES), 2: Step.portable(_V2)}, adopted=(3, 1))
 
 register_schema(SCHEMA)
 register_key_table(FACES)
