@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,18 +19,9 @@ from faceprint import Store
 from faceprint.errors import StoreError
 from faceprint.faces import Template
 from faceprint.store import Sample
-from tests.postgres import Cluster, destroy_cluster, start_cluster
+from tests.postgres import Cluster
 
 MODEL = "dlib-resnet-v1+mirror"
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    own = start_cluster()
-    try:
-        yield own
-    finally:
-        destroy_cluster(own)
 
 
 def recovered(store: Store, timeout: float = 30.0) -> None:
@@ -63,16 +54,16 @@ def during_outage(cluster: Cluster, work: Callable[[], object], delay: float) ->
     return failure[0] if failure else None
 
 
-def test_a_rotation_killed_midway_is_all_or_nothing_and_completes_when_retried(cluster: Cluster) -> None:
+def test_a_rotation_killed_midway_is_all_or_nothing_and_completes_when_retried(own_cluster: Cluster) -> None:
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((3000, 128)).astype(np.float32)
-    url = cluster.new_database()
+    url = own_cluster.new_database()
     with Store(url) as store:
         store.enroll_many(
             [(f"s{i}", [Sample(Template(v, MODEL), f"s{i}")]) for i, v in enumerate(vecs)], purpose="p"
         )
         old_ids = store.protector.key_ids()
-        error = during_outage(cluster, lambda: store.rotate_keys(storage=True, template=True), delay=0.5)
+        error = during_outage(own_cluster, lambda: store.rotate_keys(storage=True, template=True), delay=0.5)
         recovered(store)
         print(f"\nrotation under an outage: {'failed: ' + type(error).__name__ if error else 'completed'}")
         with Store(url) as reopened:  # opens with the key file as the outage left it
@@ -87,17 +78,17 @@ def test_a_rotation_killed_midway_is_all_or_nothing_and_completes_when_retried(c
 
 
 def test_subject_and_api_key_creation_during_an_outage_leave_nothing_and_complete_after(
-    cluster: Cluster,
+    own_cluster: Cluster,
 ) -> None:
-    url = cluster.new_database()
+    url = own_cluster.new_database()
     with Store(url) as store:
         store.create_subject("first", purpose="p")
-        cluster.stop()
+        own_cluster.stop()
         with pytest.raises(StoreError):
             store.create_subject("ada", purpose="p")
         with pytest.raises(StoreError):
             store.keys.create("ops", "admin")
-        cluster.start()
+        own_cluster.start()
         recovered(store)
         assert [s.name for s in store.subjects()] == ["first"]  # nothing half-written
         assert store.keys.list() == []

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,7 +19,7 @@ from faceprint.errors import StoreError, StoreUnavailable
 from faceprint.store import Sample
 from faceprint.store.index_cache import IndexCache
 from faceprint.store.schema import SCHEMA_VERSION
-from tests.postgres import Cluster, destroy_cluster, start_cluster
+from tests.postgres import Cluster
 
 
 def test_a_schema_newer_than_the_code_is_refused(store_location: str | Path) -> None:
@@ -109,16 +108,6 @@ def test_a_restarted_process_catches_up_from_the_feed_not_by_a_rebuild(
     with faceprint.open_store(url, engine=engine) as store:
         assert store.search(package_samples["hopper"].template, purpose="p").matched
         assert store.check().ok
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
-    """A server of this test's own, to stop and start."""
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        destroy_cluster(cluster)
 
 
 def test_a_database_outage_fails_cleanly_and_the_store_recovers_without_reopening(
