@@ -133,9 +133,11 @@ class PostgresDatabase:
             weakref.WeakKeyDictionary()
         )
         self._listener: _Listener | None = None
-        #: The server processes of this pool's connections: their notifications are this process's
-        #: own writes, which the writer catches its index up with itself.
-        self._own: set[int] = set()
+        #: The server process of each of this pool's open connections (a closed one drops out, so a
+        #: pid the server gives to another client later is not mistaken for ours): notifications
+        #: from them are this process's own writes, which the writer catches its index up with itself.
+        self._own: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = weakref.WeakKeyDictionary()
+        self._own_lock = threading.Lock()  # the pool's threads add, the listener's reads
         try:
             self._conninfo = make_conninfo(url, **{k: str(v) for k, v in _KEEPALIVES.items()})
         except psycopg.Error as exc:
@@ -178,7 +180,12 @@ class PostgresDatabase:
             f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}; "
             f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}".encode()
         )
-        self._own.add(conn.info.backend_pid)
+        with self._own_lock:
+            self._own[conn] = conn.info.backend_pid
+
+    def _is_own(self, pid: int) -> bool:
+        with self._own_lock:
+            return pid in self._own.values()
 
     def _check(self, raw: psycopg.Connection[Any]) -> None:
         """The pool's check before lending a connection: a query to the server, unless the
@@ -317,7 +324,7 @@ class PostgresDatabase:
         catches its index up after each of its writes, and every search catches up first, so a
         second catch-up in the listening thread would only contend for the index's lock."""
         if self._listener is None:
-            self._listener = _Listener(self._conninfo, callback, self._own)
+            self._listener = _Listener(self._conninfo, callback, self._is_own)
             self._listener.start()
 
     def close(self) -> None:
@@ -334,11 +341,11 @@ class _Listener(threading.Thread):
     connection was down is caught up from the feed, never assumed.
     """
 
-    def __init__(self, conninfo: str, callback: Callable[[], None], own: set[int]) -> None:
+    def __init__(self, conninfo: str, callback: Callable[[], None], own: Callable[[int], bool]) -> None:
         super().__init__(name="faceprint-listen", daemon=True)
         self._conninfo = conninfo
         self._callback = callback
-        self._own = own  # the server pids of the notifying process's own connections
+        self._own = own  # whether a notifying server pid is one of this process's connections
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -351,7 +358,7 @@ class _Listener(threading.Thread):
                     delay = 0.1
                     while not self._stopping.is_set():
                         for notice in conn.notifies(timeout=0.5, stop_after=1):
-                            if notice.pid not in self._own:
+                            if not self._own(notice.pid):
                                 self._notify()
             except psycopg.Error:
                 self._stopping.wait(delay)
