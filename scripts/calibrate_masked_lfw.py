@@ -98,7 +98,8 @@ def main() -> int:
                 "what": "score -> FMR table of the occluded comparison (faceprint.masked_scores)",
                 "command": "python scripts/calibrate_masked_lfw.py ../shared/data/lfw --cache CACHE.npz",
                 "data": f"LFW deep-funneled, every image under the directory ({len(files)})",
-                "templates": data.model + (" (mirror-averaged)" if "+mirror" in data.model else " (plain, FACEPRINT_MIRROR=0)"),
+                "templates": data.model
+                + (" (mirror-averaged)" if "+mirror" in data.model else " (plain, FACEPRINT_MIRROR=0)"),
                 "mask": "faceprint.masks.mask_for(file, 0), found again by the LFW policy",
                 "alignment": "faceprint.align.eye_landmarks (the eye corners alone)",
                 "occlusions": [[row, fill] for row, fill in OCCLUSIONS],

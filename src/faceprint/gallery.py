@@ -18,6 +18,7 @@ from .errors import ManyFaces, NoFace
 from .faces import Face, Template
 from .imageio import ImageSource, describe, load_image_and_digest
 from .models.operator import templates_calibration
+from .occlusion import occluded_templates
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
 from .store.records import Sample
 
@@ -70,6 +71,16 @@ class Gallery(Store):
             if model not in self._tables:
                 self._tables[model] = templates_calibration(self.settings, model)
             return self._tables[model]
+
+    def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
+        """The occluded template of a face found in the image ``probe`` (:mod:`faceprint.occlusion`:
+        its eye-aligned chip with the lower face painted over); ``None`` for a face or template probe."""
+        if isinstance(probe, Face | Template):
+            return None
+        engine = self.engine
+        if face.template is None or face.template.model != engine.model_id:
+            return None
+        return occluded_templates(engine, [(engine.load_image(probe), face.landmarks)])[0]
 
     def default_model_id(self, probes: Sequence[Probe]) -> str:
         """An empty gallery is searched in the engine's template space."""

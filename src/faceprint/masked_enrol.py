@@ -12,10 +12,9 @@ the lower face of its eye-aligned chip painted over), source ``+masked-occluded`
 erased the same way: a masked probe is compared with it by the occluded comparison of
 :mod:`faceprint.masked_scores`.
 
-The store's search does not yet tell them apart: it scores each subject by its best template
-with the bare table, and measured on LFW (docs/masks.md) that names more strangers, bare or
-masked, than a gallery without copies. The masked comparison that keeps the FMR honest (its own
-table, :func:`faceprint.masked_scores.routed_scores`) is measured by the protocols only.
+The store's search tells them apart (:mod:`faceprint.store.masked_copies`): a bare comparison
+never uses them, and a probe the mask test calls masked is scored by the routed rule
+(:mod:`faceprint.store.masked_search`, the 1:N form of :func:`faceprint.masked_scores.routed_scores`).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from .masked_scores import Occluded, routed_scores
 from .masks import draw_mask, mask_for
 from .occlusion import OCCLUDED_SUFFIX, occluded_templates
 from .store import Sample
+from .store.masked_copies import MASKED_SOURCE, OCCLUDED_STYLE, is_masked_source, is_occluded_source
 
 __all__ = [
     "MASKED_SOURCE",
@@ -46,22 +46,6 @@ __all__ = [
     "masked_samples",
     "verify_masked",
 ]
-
-#: What a masked copy's ``source`` carries after the photo's hash.
-MASKED_SOURCE = "+masked-"
-#: The "style" of the occluded template in its ``source`` (``<hash>+masked-occluded``).
-OCCLUDED_STYLE = "occluded"
-
-
-def is_masked_source(source: str) -> bool:
-    """Whether a template's ``source`` marks it as a masked copy."""
-    return MASKED_SOURCE in source
-
-
-def is_occluded_source(source: str) -> bool:
-    """Whether a template's ``source`` marks it as the photo's occluded template."""
-    return source.endswith(MASKED_SOURCE + OCCLUDED_STYLE)
-
 
 def masked_samples(
     store: Gallery,

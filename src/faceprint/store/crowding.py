@@ -23,6 +23,7 @@ import numpy as np
 
 from .consent import ACTIVE
 from .database import Database
+from .masked_copies import BARE_ONLY
 from .vector_search import VectorSearch
 
 __all__ = ["MIN_SUBJECTS", "RERANKED", "K", "best_by_owner", "crowding", "eligible_owners"]
@@ -38,13 +39,21 @@ MIN_SUBJECTS = 500
 
 
 def eligible_owners(
-    db: Database, ids: Sequence[int], purpose: str, active: tuple[str | None, str | None]
+    db: Database,
+    ids: Sequence[int],
+    purpose: str,
+    active: tuple[str | None, str | None],
+    *,
+    bare_only: bool = True,
 ) -> dict[int, str]:
-    """Template id -> subject name, for the templates among ``ids`` of subjects eligible for ``purpose``."""
+    """Template id -> subject name, for the templates among ``ids`` of subjects eligible for ``purpose``
+    (``bare_only``: not masked copies or occluded templates, which only a masked probe's routed
+    comparison uses, :mod:`.masked_search`)."""
     ids = sorted(set(ids))
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
+    bare = f" AND {BARE_ONLY}" if bare_only else ""
     with db.read() as conn:
         return {
             int(r[0]): str(r[1])
@@ -52,7 +61,7 @@ def eligible_owners(
                 # CROSS JOIN: SQLite must look the few templates up by id first, not walk every
                 # subject of the purpose (150 ms at 200,000 subjects); PostgreSQL plans it alike
                 f"SELECT t.id, s.name FROM templates t CROSS JOIN subjects s "
-                f"WHERE s.id = t.subject_id AND t.id IN ({marks}) AND s.purpose = ? AND {ACTIVE}",
+                f"WHERE s.id = t.subject_id AND t.id IN ({marks}) AND s.purpose = ? AND {ACTIVE}{bare}",
                 (*ids, purpose, *active),
             )
         }

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..calibrate import Calibration, load_calibration
 from ..config import Settings
-from ..errors import InvalidInput, NotFound, StoreError
+from ..errors import InvalidInput, ModelError, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
 from ..privacy import KeyFile
@@ -35,6 +35,7 @@ from .enrolment import Enrolment
 from .generations import PENDING_TABLE
 from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
+from .masked_search import MaskedTables
 from .own_writes import OwnAdds
 from .protection import Protector, key_file_path, resealers
 from .records import AuditEntry, EraseResult, SearchResult, StoreCheck, Subject
@@ -99,6 +100,7 @@ class Store(Enrolment):
             self.db.close()
             raise
         self._calibrations: dict[str, Calibration] = {}
+        self._masked_tables: dict[str, MaskedTables | None] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
         self._known_dim = 0
@@ -175,6 +177,26 @@ class Store(Enrolment):
                 raise InvalidInput("this face has no template; get it from Engine.embed")
             return [probe]
         raise InvalidInput("this store takes templates; open it with faceprint.open_store to search images")
+
+    def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
+        """The occluded template of a probe face (:mod:`faceprint.occlusion`); ``None`` here: the
+        store takes templates (the engine side, :class:`faceprint.gallery.Gallery`, makes it)."""
+        return None
+
+    def masked_tables(self, model: str) -> MaskedTables | None:
+        """The tables of the routed rule for ``model``'s templates (:mod:`.masked_search`), or
+        ``None`` when ``+masked`` and ``+occluded`` tables do not ship for it (masked-looking
+        probes are then compared as bare ones)."""
+        if model not in self._masked_tables:
+            try:
+                self._masked_tables[model] = MaskedTables(
+                    self.calibration_for(model),
+                    self.calibration_for(model + "+masked"),
+                    self.calibration_for(model + "+occluded"),
+                )
+            except ModelError:
+                self._masked_tables[model] = None
+        return self._masked_tables[model]
 
     def default_model_id(self, probes: Sequence[Probe]) -> str:
         """The template space of an empty gallery's search: the probes' model."""

@@ -86,12 +86,16 @@ class SubjectMatch:
 
     ``crowding``: when several subjects passed, they are ordered by ``similarity - crowding / 2``
     (:mod:`faceprint.store.crowding`); None when this face matched one subject only.
+    ``comparison``: for a probe face the mask test called masked, which of the routed rule's
+    comparisons gave the smallest FMR (``bare``, ``masked`` or ``occluded``,
+    :mod:`faceprint.store.masked_search`); ``fmr`` is then the routed rule's. None otherwise.
     """
 
     subject: str
     similarity: float
-    fmr: float  # false match rate at this similarity (per comparison)
+    fmr: float  # false match rate at this similarity (per comparison; masked probe: the routed rule's)
     crowding: float | None = None
+    comparison: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -101,6 +105,8 @@ class SubjectMatch:
         }
         if self.crowding is not None:
             out["crowding"] = round(self.crowding, 6)
+        if self.comparison is not None:
+            out["comparison"] = self.comparison
         return out
 
 

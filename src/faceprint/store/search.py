@@ -11,12 +11,15 @@ import numpy as np
 from ..errors import InvalidInput, StoreError
 from . import consent
 from .database import Connection
-from .openset import decision_rule
+from .masked_search import MaskedTables, routed_matches
+from .openset import Decision, decision_rule
 from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
 from .scoring import Candidate, identify
 
 if TYPE_CHECKING:
+    from ..faces import Face
     from .gallery import Probe, Store
+    from .vector_search import VectorSearch
 
 __all__ = ["search_many"]
 
@@ -66,16 +69,21 @@ def search_many(
                 index,
                 reorder=store.settings.crowding,
             )
+        named: list[tuple[SubjectMatch, ...]] = [
+            tuple(SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding) for c in matches)
+            for matches in found
+        ]
+        tables = store.masked_tables(model) if index is not None and model is not None else None
+        for i, face in enumerate(faces):
+            if tables is not None and index is not None and face.mask_score is not None and face.masked:
+                named[i] = _routed(store, probe, face, index, purpose, tables, decision, top_k)
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
-                matches=tuple(
-                    SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding)
-                    for c in matches
-                ),
+                matches=matches,
                 masked=face.masked if face.mask_score is not None else None,
             )
-            for face, matches in zip(faces, found, strict=True)
+            for face, matches in zip(faces, named, strict=True)
         )
         answers.append(
             SearchResult(
@@ -108,3 +116,37 @@ def search_many(
 
     store.db.transact(audit, feed=False)  # appends nothing to the feed: no need to queue behind writers
     return answers
+
+
+def _routed(
+    store: Store,
+    probe: Probe,
+    face: Face,
+    index: VectorSearch,
+    purpose: str,
+    tables: MaskedTables,
+    decision: Decision,
+    top_k: int,
+) -> tuple[SubjectMatch, ...]:
+    """A masked-looking face's matches by the routed rule (:mod:`.masked_search`): at the asked
+    ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes)."""
+    assert face.template is not None
+    if decision.fpir is None:
+        bound = decision.fmr
+    else:
+        bound = max(decision.fpir / max(1, decision.eligible), tables.plain.min_fmr)
+    occluded = store.probe_occluded(probe, face)
+    queries = [face.template.vector] + ([] if occluded is None else [occluded.vector])
+    protected = store.protector.protect(np.stack(queries))
+    matches = routed_matches(
+        store.db,
+        index,
+        protected[0],
+        protected[1] if occluded is not None else None,
+        purpose,
+        store.active_params(),
+        tables,
+        bound,
+        top_k,
+    )
+    return tuple(SubjectMatch(m.subject, m.similarity, m.fmr, None, m.comparison) for m in matches)
