@@ -200,9 +200,13 @@ def main() -> int:
                     if route == "routed":
                         occ_s = on_fmr(scores(occluded[rows], occluded_g, exclude), occluded_fmr)
                         either, ways = np.maximum(either, occ_s), 3.0
-                    plain_s = np.where(flags[rows][:, None], either - np.log10(ways), plain_s)  # ways x min FMR
+                    plain_s = np.where(
+                        flags[rows][:, None], either - np.log10(ways), plain_s
+                    )  # ways x min FMR
                 parts.append(plain_s)
-            results[f"{name}, {route} (raw rule)"] = decide_raw(parts[0], truth, parts[1], -np.log10(0.01 / n))
+            results[f"{name}, {route} (raw rule)"] = decide_raw(
+                parts[0], truth, parts[1], -np.log10(0.01 / n)
+            )
     print(
         f"1:N on LFW's labelled faces: {len(subjects)} subjects, {len(m_rows)} mated, {len(s_rows)} stranger probes"
     )

@@ -4,8 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from faceprint.imageio import RGBImage
+import faceprint
+from faceprint.imageio import RGBImage, load_image
+from faceprint.masks import draw_mask, mask_for
 from tests.store.test_bulk import write_images
 from tests.test_cli import run
 
@@ -145,3 +148,27 @@ def test_demo_searches_the_store_and_leaves_no_subject(gallery: list[str]) -> No
         "search",
         "enroll",
     ]
+
+
+def test_enroll_with_masked_copies_and_a_masked_search(
+    gallery: list[str], images: dict[str, Path], tmp_path: Path, engine: faceprint.Engine
+) -> None:
+    code, out, _ = run(
+        *gallery, "enroll", "grace", str(images["hopper"]), "--purpose", "door", "--masked-copies"
+    )
+    assert code == 0 and "grace: created, 6 template(s) (with masked copies) enrolled" in out
+    code, out, _ = run(
+        *gallery, "enroll", "grace", str(images["hopper"]), "--purpose", "door", "--masked-copies"
+    )
+    assert code == 0 and "0 template(s)" in out and "6 already enrolled" in out
+    rgb = load_image(images["hopper"])
+    masked = tmp_path / "masked.jpg"
+    Image.fromarray(draw_mask(rgb, engine.detect(rgb)[0].landmarks, mask_for("hopper", 0, "surgical"))).save(
+        masked, quality=95
+    )
+    code, out, _ = run(*gallery, "search", str(masked), "--purpose", "door", "--json")
+    assert code == 0, out
+    (face,) = json.loads(out)["faces"]
+    assert face["masked"] is True
+    assert [m["subject"] for m in face["matches"]] == ["grace"]
+    assert face["matches"][0]["comparison"] in {"bare", "masked", "occluded"}

@@ -72,6 +72,16 @@ class Gallery(Store):
                 self._tables[model] = templates_calibration(self.settings, model)
             return self._tables[model]
 
+    def photo_samples(
+        self, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
+    ) -> list[Sample]:
+        """The photo's sample, and with ``masked_copies`` its masked copies and occluded template."""
+        if not masked_copies:
+            return [self.sample(image, largest_face=largest_face)]
+        from .masked_enrol import masked_samples  # it builds on this module
+
+        return masked_samples(self, image, largest_face=largest_face)
+
     def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
         """The occluded template of a face found in the image ``probe`` (:mod:`faceprint.occlusion`:
         its eye-aligned chip with the lower face painted over); ``None`` for a face or template probe."""

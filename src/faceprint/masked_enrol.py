@@ -47,6 +47,7 @@ __all__ = [
     "verify_masked",
 ]
 
+
 def masked_samples(
     store: Gallery,
     image: ImageSource,

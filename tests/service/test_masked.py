@@ -35,3 +35,27 @@ def test_detect_and_search_say_masked(
     )
     assert search.status_code == 200, search.text
     assert search.json()["faces"][0]["masked"] is True
+
+
+def test_masked_copies_enrol_over_http_and_a_masked_probe_is_routed(
+    server: Server, engine: faceprint.Engine, samples: dict[str, RGBImage]
+) -> None:
+    rgb = samples["astronaut"]
+    masked = draw_mask(rgb, engine.detect(rgb)[0].landmarks, mask_for("astronaut", 0, "cloth"))
+    admin = server.client()
+    assert admin.post("/v1/subjects", json={"subject": "eileen", "purpose": "masked-door"}).status_code == 201
+    jpeg = encode(rgb, "JPEG", quality=92)
+    enrolled = admin.post(
+        "/v1/subjects/eileen/faces", files={"images": ("e.jpg", jpeg)}, data={"masked_copies": "true"}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.json()["added"] == 6  # the photo, 4 masked copies, the occluded template
+    probe = encode(masked, "JPEG", quality=92)
+    search = server.client("search").post(
+        "/v1/search", files={"image": ("m.jpg", probe, "image/jpeg")}, data={"purpose": "masked-door"}
+    )
+    assert search.status_code == 200, search.text
+    face = search.json()["faces"][0]
+    assert face["masked"] is True
+    assert [m["subject"] for m in face["matches"]] == ["eileen"]
+    assert face["matches"][0]["comparison"] in {"bare", "masked", "occluded"}

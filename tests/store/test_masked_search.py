@@ -12,7 +12,14 @@ from faceprint.imageio import load_image
 from faceprint.masked_enrol import masked_samples, verify_masked
 from faceprint.masks import draw_mask, mask_for
 
-ENROLLED = ("barack_obama_1", "jacques_chirac_1", "paul_rudd_1", "chris_pratt_1", "codait_bryan_1", "codait_luciano_1")
+ENROLLED = (
+    "barack_obama_1",
+    "jacques_chirac_1",
+    "paul_rudd_1",
+    "chris_pratt_1",
+    "codait_bryan_1",
+    "codait_luciano_1",
+)
 PROBES = ("barack_obama_2", "barack_obama_4", "jacques_chirac_2", "paul_rudd_2", "jacques_chirac_4")
 
 
@@ -53,7 +60,9 @@ def test_a_masked_probe_is_named_by_the_routed_rule_as_verify_masked_scores_it(
             if found.masked:
                 routed += 1
                 assert all(m.comparison in {"bare", "masked", "occluded"} for m in found.matches)
-                named += bool(found.matches) and found.matches[0].subject.split("_")[:2] == stem.split("_")[:2]
+                named += (
+                    bool(found.matches) and found.matches[0].subject.split("_")[:2] == stem.split("_")[:2]
+                )
         assert routed >= 4  # the mask test calls the drawn masks masked
         assert named >= 3  # masked photos of enrolled people are named first
 
@@ -69,7 +78,9 @@ def test_a_bare_probe_is_compared_with_bare_templates_only(
         match = store.search(probe, purpose="door", fmr=0.5).faces[0].matches[0]
         template = engine.embed_main(probe)[0].template
         assert template is not None
-        assert match.similarity == pytest.approx(float(samples[0].template.vector @ template.vector), abs=1e-5)
+        assert match.similarity == pytest.approx(
+            float(samples[0].template.vector @ template.vector), abs=1e-5
+        )
         assert match.comparison is None
         # the copies alone (their photo's bare template gone) name nobody, bare or masked
         store.erase("obama")

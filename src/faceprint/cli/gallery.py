@@ -58,6 +58,11 @@ _purpose_option = click.option(
     help="Enrol the rows of a CSV with columns subject,image (resumable).",
 )
 @click.option("--largest-face", is_flag=True, help="Enrol the largest face even when others are as large.")
+@click.option(
+    "--masked-copies",
+    is_flag=True,
+    help="Also store each photo with synthetic masks and its occluded template, for masked probes.",
+)
 @engine_options
 def enroll(
     subject: str | None,
@@ -67,6 +72,7 @@ def enroll(
     expires: str | None,
     from_csv: Path | None,
     largest_face: bool,
+    masked_copies: bool,
     detector: str | None,
     upsample: int | None,
     mirror: bool | None,
@@ -95,6 +101,7 @@ def enroll(
                 evidence=evidence,
                 expires_at=expires_at,
                 largest_face=largest_face,
+                masked_copies=masked_copies,
                 progress=advance,
             )
         for failure in report.failures:
@@ -114,11 +121,11 @@ def enroll(
             evidence=evidence,
             expires_at=expires_at,
             largest_face=largest_face,
+            masked_copies=masked_copies,
         )
     what = "created" if result.created else "extended"
-    click.echo(
-        f"{result.subject}: {what}, {result.added} face(s) enrolled, {result.skipped} already enrolled"
-    )
+    unit = "template(s) (with masked copies)" if masked_copies else "face(s)"
+    click.echo(f"{result.subject}: {what}, {result.added} {unit} enrolled, {result.skipped} already enrolled")
 
 
 @cli.command()

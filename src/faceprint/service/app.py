@@ -310,7 +310,11 @@ def _routes(app: FastAPI) -> None:
         """Enrol the face of each photo into the subject, under its consent. All or nothing."""
         params, images = await images_and_params(request, s.EnrollIn)
         result = await service_of(request).pool.add_faces(
-            name, images["images"], actor=f"key:{key.name}", largest_face=params.largest_face
+            name,
+            images["images"],
+            actor=f"key:{key.name}",
+            largest_face=params.largest_face,
+            masked_copies=params.masked_copies,
         )
         return {
             "subject": result.subject,

@@ -98,6 +98,10 @@ class SearchIn(_In):
 class EnrollIn(_In):
     images: Annotated[list[Image64], Field(min_length=1, max_length=20)]
     largest_face: bool = False
+    masked_copies: bool = Field(
+        default=False,
+        description="also store each photo's masked copies and occluded template, for masked probes (docs/masks.md)",
+    )
 
 
 class CreateSubjectIn(_In):

@@ -65,6 +65,7 @@ def enroll_rows(
     expires_at: datetime | None = None,
     actor: str | None = None,
     largest_face: bool = False,
+    masked_copies: bool = False,
     progress: Callable[[int], None] = lambda n: None,
 ) -> BulkReport:
     """Enrol every row; subjects in order of first appearance, each in its own transaction.
@@ -93,9 +94,10 @@ def enroll_rows(
                 if hashlib.sha256(data).hexdigest() in known:  # done by an earlier run: not even decoded
                     skipped += 1
                     continue
-                sample = store.sample(image, largest_face=largest_face)  # same digest: the file's bytes
-                samples.append(sample)
-                known |= {sample.source}
+                # same digest as the file's bytes; masked copies after the photo's own sample
+                made = store.photo_samples(image, largest_face=largest_face, masked_copies=masked_copies)
+                samples += made
+                known |= {made[0].source}
             except FaceprintError as exc:
                 failures.append(BulkFailure(subject, str(image), exc.code, str(exc)))
             finally:

@@ -45,10 +45,27 @@ class Enrolment:
             "this store takes templates (Sample); open it with faceprint.open_store to enrol images"
         )
 
-    def _samples(self, images: Iterable[ImageSource | Sample], largest_face: bool) -> list[Sample]:
+    def photo_samples(
+        self, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
+    ) -> list[Sample]:
+        """What enrolling ``image`` stores: its :meth:`sample`, and with ``masked_copies`` also its
+        masked copies and occluded template (:func:`faceprint.masked_enrol.masked_samples`; needs
+        the engine)."""
+        if masked_copies:
+            raise InvalidInput("masked copies are made from images: open the store with faceprint.open_store")
+        return [self.sample(image, largest_face=largest_face)]
+
+    def _samples(
+        self, images: Iterable[ImageSource | Sample], largest_face: bool, masked_copies: bool = False
+    ) -> list[Sample]:
         samples = [
-            item if isinstance(item, Sample) else self.sample(item, largest_face=largest_face)
+            sample
             for item in images
+            for sample in (
+                [item]
+                if isinstance(item, Sample)
+                else self.photo_samples(item, largest_face=largest_face, masked_copies=masked_copies)
+            )
         ]
         if not samples:
             raise InvalidInput("nothing to enrol: give at least one image")
@@ -64,6 +81,7 @@ class Enrolment:
         expires_at: datetime | None = None,
         actor: str | None = None,
         largest_face: bool = False,
+        masked_copies: bool = False,
     ) -> EnrollResult:
         """Enrol the face of each image as ``subject``, under a consent record for ``purpose``.
 
@@ -71,10 +89,13 @@ class Enrolment:
         templates and an audit row are written in one transaction. Images already enrolled for
         this subject (same content) are skipped, so a re-run completes an interrupted job. An
         existing subject keeps its consent; enrolling it for another purpose is refused.
+        ``masked_copies``: each image also gives masked copies and an occluded template
+        (:meth:`photo_samples`), so that masked probes are matched by the routed rule
+        (:mod:`faceprint.store.masked_search`); ``added`` counts them.
         """
         name = subject_name(subject)
         held = consent.new_consent(purpose, evidence, expires_at, self.now())
-        samples = self._samples(images, largest_face)
+        samples = self._samples(images, largest_face, masked_copies)
         own = OwnAdds()
         result = self.db.transact(
             lambda conn: self._write(conn, name, samples, held, actor or self.actor, own=own), pipelined=True
@@ -132,10 +153,11 @@ class Enrolment:
         *,
         actor: str | None = None,
         largest_face: bool = False,
+        masked_copies: bool = False,
     ) -> EnrollResult:
         """Enrol more faces into an existing ``subject`` under the consent it already holds.
 
-        Same rules as :meth:`enroll` (all or nothing, duplicates skipped). Raises
+        Same rules as :meth:`enroll` (all or nothing, duplicates skipped, ``masked_copies``). Raises
         :class:`NotFound` for an unknown subject and :class:`ConsentRequired` when its consent
         has expired.
         """
@@ -145,7 +167,7 @@ class Enrolment:
         if not held.active(now):
             raise ConsentRequired(f"the consent of subject {name!r} expired on {isoformat(held.expires_at)}")
         renewed = Consent(purpose=held.purpose, granted_at=now, evidence=held.evidence)
-        samples = self._samples(images, largest_face)
+        samples = self._samples(images, largest_face, masked_copies)
         own = OwnAdds()
         result = self.db.transact(
             lambda conn: self._write(

@@ -7,7 +7,14 @@
 
 from __future__ import annotations
 
-__all__ = ["BARE_ONLY", "MASKED_SOURCE", "OCCLUDED_STYLE", "is_masked_source", "is_occluded_source", "photo_source"]
+__all__ = [
+    "BARE_ONLY",
+    "MASKED_SOURCE",
+    "OCCLUDED_STYLE",
+    "is_masked_source",
+    "is_occluded_source",
+    "photo_source",
+]
 
 #: What a masked copy's ``source`` carries after the photo's hash.
 MASKED_SOURCE = "+masked-"

@@ -43,6 +43,7 @@ __all__ = ["CANDIDATES", "MaskedTables", "RoutedMatch", "routed_matches"]
 #: Nearest templates read from the index per query (probe template, occluded template).
 CANDIDATES = 128
 
+
 @dataclass(frozen=True, eq=False)
 class MaskedTables:
     """The tables of a masked probe's comparisons for one template space."""

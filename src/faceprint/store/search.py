@@ -70,7 +70,10 @@ def search_many(
                 reorder=store.settings.crowding,
             )
         named: list[tuple[SubjectMatch, ...]] = [
-            tuple(SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding) for c in matches)
+            tuple(
+                SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding)
+                for c in matches
+            )
             for matches in found
         ]
         tables = store.masked_tables(model) if index is not None and model is not None else None
