@@ -87,3 +87,19 @@ def test_a_bare_probe_is_compared_with_bare_templates_only(
         store.enroll("copies", samples[1:], purpose="door")
         assert not store.search(probe, purpose="door", fmr=0.5).matched
         assert not store.search(_masked(engine, probe, "p", "cloth"), purpose="door", fmr=0.5).matched
+
+
+def test_a_gallery_without_masked_copies_searches_masked_probes_as_bare_ones(
+    tmp_path: Path, plain_engine: faceprint.Engine, faces_dir: Path
+) -> None:
+    engine = plain_engine
+    probe = _masked(engine, _image(faces_dir, "barack_obama_2"), "p", "surgical")
+    face = engine.embed_main(probe)[0]
+    assert face.masked and face.template is not None
+    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+        for stem in ENROLLED:
+            store.enroll(stem, [_image(faces_dir, stem)], purpose="door")
+        found = store.search(probe, purpose="door", fmr=0.05, top_k=10).faces[0]
+        as_template = store.search(face.template, purpose="door", fmr=0.05, top_k=10).faces[0]
+    assert found.masked and found.matches == as_template.matches  # a template probe is never routed
+    assert all(m.comparison is None for m in found.matches)

@@ -18,6 +18,9 @@ per-comparison bound: the asked ``fmr``, or ``FPIR / N`` (the union bound, never
 cohort-normalised rule, which is calibrated on bare probes: measured on LFW the routed union bound
 named fewer masked strangers than the default names bare ones, docs/masks.md).
 
+A gallery without copies routes nothing: when none of a probe's candidates has them, it is
+searched as a bare probe (the default, cohort-normalised rule).
+
 Candidates are the owners of the index's nearest templates to the probe's template and to its
 occluded template (:data:`CANDIDATES` each): a photo whose masked or occluded score can pass a 1:N
 bound sits near the top of one of them.
@@ -25,7 +28,7 @@ bound sits near the top of one of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,26 +78,27 @@ def routed_matches(
     db: Database,
     index: VectorSearch,
     query: FloatArray,
-    occluded_query: FloatArray | None,
+    occluded: Callable[[], FloatArray | None],
     purpose: str,
     active: tuple[str | None, str | None],
     tables: MaskedTables,
     bound: float,
     top_k: int,
-) -> list[RoutedMatch]:
-    """The subjects a masked-looking probe (protected ``query``, and its protected occluded
-    template when known) is named as, best (smallest FMR) first: see the module doc."""
+) -> list[RoutedMatch] | None:
+    """The subjects a masked-looking probe (protected ``query``; ``occluded`` makes its protected
+    occluded template, or None) is named as, best (smallest FMR) first: see the module doc.
+    ``None`` when none of the probe's candidates has masked copies or an occluded template
+    (nothing to route: the probe is searched as a bare one; ``occluded`` is then not called)."""
     total = len(index)
     if total == 0:
-        return []
-    queries = [query] if occluded_query is None else [query, occluded_query]
-    ids, _ = index.search(np.stack(queries), min(total, CANDIDATES))
-    near = [int(i) for i in ids.ravel() if i >= 0]
-    subjects = set(eligible_owners(db, near, purpose, active, bare_only=False).values())
-    photos = _photos(db, sorted(subjects), purpose, active)
+        return None
+    photos = _candidates(db, index, query, purpose, active, {})
+    if not any(p.copies or p.occluded is not None for p in photos.values()):
+        return None
+    occluded_query = occluded()
+    if occluded_query is not None:
+        photos = _candidates(db, index, occluded_query, purpose, active, photos)
     wanted = sorted({i for p in photos.values() for i in _ids(p)})
-    if not wanted:
-        return []
     vectors = dict(zip(wanted, index.vectors(np.asarray(wanted, dtype=np.int64)), strict=True))
     best: dict[str, RoutedMatch] = {}
     for (subject, _), photo in photos.items():
@@ -104,6 +108,21 @@ def routed_matches(
     named = [m for m in best.values() if m.fmr <= bound]
     named.sort(key=lambda m: (m.fmr, -m.similarity))
     return named[:top_k]
+
+
+def _candidates(
+    db: Database,
+    index: VectorSearch,
+    query: FloatArray,
+    purpose: str,
+    active: tuple[str | None, str | None],
+    known: dict[tuple[str, str], _Photo],
+) -> dict[tuple[str, str], _Photo]:
+    """``known`` and the photos of the eligible owners of the :data:`CANDIDATES` templates nearest ``query``."""
+    ids, _ = index.search(query[None, :], min(len(index), CANDIDATES))
+    near = [int(i) for i in ids.ravel() if i >= 0]
+    subjects = set(eligible_owners(db, near, purpose, active, bare_only=False).values())
+    return {**known, **_photos(db, sorted(subjects - {s for s, _ in known}), purpose, active)}
 
 
 def _ids(photo: _Photo) -> list[int]:

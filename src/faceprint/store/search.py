@@ -19,7 +19,7 @@ from .scoring import Candidate, identify
 if TYPE_CHECKING:
     from ..faces import Face
     from .gallery import Probe, Store
-    from .vector_search import VectorSearch
+    from .vector_search import FloatArray, VectorSearch
 
 __all__ = ["search_many"]
 
@@ -79,7 +79,8 @@ def search_many(
         tables = store.masked_tables(model) if index is not None and model is not None else None
         for i, face in enumerate(faces):
             if tables is not None and index is not None and face.mask_score is not None and face.masked:
-                named[i] = _routed(store, probe, face, index, purpose, tables, decision, top_k)
+                routed = _routed(store, probe, face, index, purpose, tables, decision, top_k)
+                named[i] = named[i] if routed is None else routed
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
@@ -130,26 +131,24 @@ def _routed(
     tables: MaskedTables,
     decision: Decision,
     top_k: int,
-) -> tuple[SubjectMatch, ...]:
+) -> tuple[SubjectMatch, ...] | None:
     """A masked-looking face's matches by the routed rule (:mod:`.masked_search`): at the asked
-    ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes)."""
+    ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes);
+    ``None`` when its candidates have no masked copies."""
     assert face.template is not None
     if decision.fpir is None:
         bound = decision.fmr
     else:
         bound = max(decision.fpir / max(1, decision.eligible), tables.plain.min_fmr)
-    occluded = store.probe_occluded(probe, face)
-    queries = [face.template.vector] + ([] if occluded is None else [occluded.vector])
-    protected = store.protector.protect(np.stack(queries))
+    query = store.protector.protect(face.template.vector[None])[0]
+
+    def occluded() -> FloatArray | None:
+        template = store.probe_occluded(probe, face)
+        return None if template is None else store.protector.protect(template.vector[None])[0]
+
     matches = routed_matches(
-        store.db,
-        index,
-        protected[0],
-        protected[1] if occluded is not None else None,
-        purpose,
-        store.active_params(),
-        tables,
-        bound,
-        top_k,
+        store.db, index, query, occluded, purpose, store.active_params(), tables, bound, top_k
     )
+    if matches is None:
+        return None
     return tuple(SubjectMatch(m.subject, m.similarity, m.fmr, None, m.comparison) for m in matches)
