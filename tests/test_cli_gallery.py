@@ -172,3 +172,6 @@ def test_enroll_with_masked_copies_and_a_masked_search(
     assert face["masked"] is True
     assert [m["subject"] for m in face["matches"]] == ["grace"]
     assert face["matches"][0]["comparison"] in {"bare", "masked", "occluded"}
+    assert face["rule"].endswith("(fpir 0.01 over 1 subject, union bound)")
+    code, out, _ = run(*gallery, "search", str(masked), "--purpose", "door")
+    assert code == 0 and "comparison)" in out and "(masked): grace" in out and "union bound)" in out

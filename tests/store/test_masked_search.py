@@ -58,6 +58,10 @@ def test_a_masked_probe_is_named_by_the_routed_rule_as_verify_masked_scores_it(
             for match in found.matches:
                 assert match.fmr == pytest.approx(verdicts[match.subject].fmr, rel=1e-4, abs=1e-12)
             if found.masked:
+                assert (
+                    found.rule
+                    == "masked probe, routed (bare, masked, occluded comparisons): fmr <= 0.05 (fmr 0.05 per comparison)"
+                )
                 routed += 1
                 assert all(m.comparison in {"bare", "masked", "occluded"} for m in found.matches)
                 named += (
@@ -81,7 +85,7 @@ def test_a_bare_probe_is_compared_with_bare_templates_only(
         assert match.similarity == pytest.approx(
             float(samples[0].template.vector @ template.vector), abs=1e-5
         )
-        assert match.comparison is None
+        assert match.comparison is None and store.search(probe, purpose="door").faces[0].rule is None
         # the copies alone (their photo's bare template gone) name nobody, bare or masked
         store.erase("obama")
         store.enroll("copies", samples[1:], purpose="door")
@@ -102,4 +106,4 @@ def test_a_gallery_without_masked_copies_searches_masked_probes_as_bare_ones(
         found = store.search(probe, purpose="door", fmr=0.05, top_k=10).faces[0]
         as_template = store.search(face.template, purpose="door", fmr=0.05, top_k=10).faces[0]
     assert found.masked and found.matches == as_template.matches  # a template probe is never routed
-    assert all(m.comparison is None for m in found.matches)
+    assert all(m.comparison is None for m in found.matches) and found.rule is None

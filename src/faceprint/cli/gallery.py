@@ -193,10 +193,12 @@ def search(
                     "" if face.box is None else " [" + ", ".join(f"{v:.0f}" for v in face.box.as_list()) + "]"
                 )
                 found = ", ".join(
-                    f"{m.subject} (similarity {m.similarity:.3f}, FMR {m.fmr:.1g})" for m in face.matches
+                    f"{m.subject} (similarity {m.similarity:.3f}, FMR {m.fmr:.1g}"
+                    + (f", {m.comparison} comparison)" if m.comparison else ")")
+                    for m in face.matches
                 )
                 masked = " (masked)" if face.masked else ""
-                click.echo(f"{image}{where}{masked}: {found or 'no match'} ({why})")
+                click.echo(f"{image}{where}{masked}: {found or 'no match'} ({face.rule or why})")
     sys.exit(0 if matched else EXIT_ERROR if failed else EXIT_NO_MATCH)
 
 

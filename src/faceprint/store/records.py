@@ -117,6 +117,9 @@ class FaceSearch:
     box: Box | None
     matches: tuple[SubjectMatch, ...]
     masked: bool | None = None  # the probe face appears masked (None: not assessed, e.g. a template)
+    #: set when this face was decided by the masked probes' routed rule, not the search's
+    #: threshold: e.g. "routed (bare, masked, occluded): fmr <= 2.5e-06 (fpir 0.01 over 4000 subjects)"
+    rule: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,6 +128,8 @@ class FaceSearch:
         }
         if self.masked is not None:
             out["masked"] = self.masked
+        if self.rule is not None:
+            out["rule"] = self.rule
         return out
 
 

@@ -69,25 +69,28 @@ def search_many(
                 index,
                 reorder=store.settings.crowding,
             )
-        named: list[tuple[SubjectMatch, ...]] = [
+        named = [
             tuple(
                 SubjectMatch(c.subject, c.similarity, calibration.fmr(c.similarity), c.crowding)
                 for c in matches
             )
             for matches in found
         ]
+        rules: list[str | None] = [None] * len(faces)
         tables = store.masked_tables(model) if index is not None and model is not None else None
         for i, face in enumerate(faces):
             if tables is not None and index is not None and face.mask_score is not None and face.masked:
                 routed = _routed(store, probe, face, index, purpose, tables, decision, top_k)
-                named[i] = named[i] if routed is None else routed
+                if routed is not None:
+                    named[i], rules[i] = routed
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
                 matches=matches,
                 masked=face.masked if face.mask_score is not None else None,
+                rule=rule,
             )
-            for face, matches in zip(faces, named, strict=True)
+            for face, matches, rule in zip(faces, named, rules, strict=True)
         )
         answers.append(
             SearchResult(
@@ -131,15 +134,17 @@ def _routed(
     tables: MaskedTables,
     decision: Decision,
     top_k: int,
-) -> tuple[SubjectMatch, ...] | None:
+) -> tuple[tuple[SubjectMatch, ...], str] | None:
     """A masked-looking face's matches by the routed rule (:mod:`.masked_search`): at the asked
     ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes);
-    ``None`` when its candidates have no masked copies."""
+    With the rule in words; ``None`` when its candidates have no masked copies."""
     assert face.template is not None
     if decision.fpir is None:
-        bound = decision.fmr
+        bound, why = decision.fmr, f"fmr {decision.fmr:g} per comparison"
     else:
-        bound = max(decision.fpir / max(1, decision.eligible), tables.plain.min_fmr)
+        n = max(1, decision.eligible)
+        bound = max(decision.fpir / n, tables.plain.min_fmr)
+        why = f"fpir {decision.fpir:g} over {n} subject{'s' if n != 1 else ''}, union bound"
     query = store.protector.protect(face.template.vector[None])[0]
 
     def occluded() -> FloatArray | None:
@@ -151,4 +156,5 @@ def _routed(
     )
     if matches is None:
         return None
-    return tuple(SubjectMatch(m.subject, m.similarity, m.fmr, None, m.comparison) for m in matches)
+    rule = f"masked probe, routed (bare, masked, occluded comparisons): fmr <= {bound:.2g} ({why})"
+    return tuple(SubjectMatch(m.subject, m.similarity, m.fmr, None, m.comparison) for m in matches), rule
