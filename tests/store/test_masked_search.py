@@ -58,10 +58,8 @@ def test_a_masked_probe_is_named_by_the_routed_rule_as_verify_masked_scores_it(
             for match in found.matches:
                 assert match.fmr == pytest.approx(verdicts[match.subject].fmr, rel=1e-4, abs=1e-12)
             if found.masked:
-                assert (
-                    found.rule
-                    == "masked probe, routed (bare, masked, occluded comparisons): fmr <= 0.05 (fmr 0.05 per comparison)"
-                )
+                assert found.rule is not None and found.rule.startswith("masked probe, routed (bare, masked")
+                assert found.rule.endswith("fmr <= 0.05 (fmr 0.05 per comparison)")
                 routed += 1
                 assert all(m.comparison in {"bare", "masked", "occluded"} for m in found.matches)
                 named += (
