@@ -116,7 +116,9 @@ async function drawSearch(file, result) {
     item.className = "face";
     item.textContent = "face " + (i + 1) + (face.masked ? " (masked)" : "") + ": " +
       (face.matches.length ? face.matches.map((m) => m.subject + " (" + m.similarity.toFixed(3) +
-        (m.crowding == null ? "" : ", crowding " + m.crowding.toFixed(3)) + ")").join(", ") : "no match");
+        (m.crowding == null ? "" : ", crowding " + m.crowding.toFixed(3)) +
+        (m.comparison == null ? "" : ", " + m.comparison + " comparison") + ")").join(", ") : "no match") +
+      (face.rule ? " — " + face.rule : "");
     list.appendChild(item);
     if (!face.box) return;
     const [l, t, r, b] = face.box;
