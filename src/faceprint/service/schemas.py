@@ -183,12 +183,21 @@ class MatchOut(_Out):
         description="when several subjects passed: the mean similarity of this subject's template to its 20 "
         "nearest other subjects; they are listed by similarity - crowding / 2",
     )
+    comparison: str | None = Field(
+        default=None,
+        description="a masked probe's match: the comparison that decided it (bare, masked or occluded); "
+        "fmr is then the routed rule's (docs/masks.md)",
+    )
 
 
 class FaceSearchOut(_Out):
     box: Box | None
     matches: list[MatchOut]
     masked: bool | None = Field(default=None, description="the probe face appears to wear a mask")
+    rule: str | None = Field(
+        default=None,
+        description="set when the masked probes' routed rule decided this face, not the threshold",
+    )
 
 
 class SearchOut(_Out):
