@@ -97,8 +97,8 @@ def verify_masked(
 
     A probe the mask test calls bare is compared with the bare template, as :meth:`Engine.verify`
     does; a masked one also by the masked and the occluded comparisons, each at its own table's
-    FMR (:func:`faceprint.masked_scores.routed_scores`). The tables ship for plain templates
-    (``FACEPRINT_MIRROR=0``); another model raises :class:`faceprint.errors.ModelError`.
+    FMR (:func:`faceprint.masked_scores.routed_scores`). The tables ship for mirror-averaged
+    (the default) and plain templates; another model raises :class:`faceprint.errors.ModelError`.
     """
     plain = engine.calibration
     plain.threshold(fmr)  # validate fmr before any image work
