@@ -143,3 +143,20 @@ def test_draw_to_an_unwritable_place_is_a_clean_error(images: dict[str, Path], t
     assert code == 2 and "cannot write image" in stderr
     code, _, stderr = run("detect", str(images["hopper"]), "--draw", str(tmp_path / "out.unknownext"))
     assert code == 2 and "unknown file extension" in stderr
+
+
+def test_verify_a_masked_face_by_the_routed_rule(
+    images: dict[str, Path], tmp_path: Path, samples: dict[str, RGBImage]
+) -> None:
+    import faceprint
+    from faceprint.masks import draw_mask, mask_for
+
+    rgb = samples["hopper"]
+    landmarks = faceprint.Engine().detect(rgb)[0].landmarks
+    masked = tmp_path / "masked.jpg"
+    Image.fromarray(draw_mask(rgb, landmarks, mask_for("hopper", 0, "cloth"))).save(masked, quality=95)
+    code, stdout, _ = run("verify", str(masked), str(images["hopper"]))
+    assert code == 0 and "same person: a masked face, routed rule" in stdout
+    code, stdout, _ = run("verify", str(images["astronaut"]), str(masked), "--json")
+    record = json.loads(stdout)
+    assert code == 1 and record["match"] is False and record["comparison"] in {"bare", "masked", "occluded"}

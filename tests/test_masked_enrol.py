@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import faceprint
@@ -72,3 +73,25 @@ def test_a_masked_probe_matches_its_person_by_the_routed_rule(
     bare = verify_masked(engine, obama[1], photos["obama"])  # a bare probe: compared as Engine.verify does
     assert not bare.masked and bare.is_match
     assert bare.fmr == pytest.approx(engine.verify(obama[1], obama[0]).fmr, rel=1e-3)
+
+
+def test_verify_images_routes_a_masked_selfie_against_a_bare_photo(
+    engine: faceprint.Engine, faces_dir: Path
+) -> None:
+    from faceprint.masked_enrol import verify_images
+
+    obama = [load_image(faces_dir / f"barack_obama_{i}.jpg") for i in (1, 2)]
+    pratt = load_image(faces_dir / "chris_pratt_1.jpg")
+    selfie = draw_mask(obama[1], engine.detect(obama[1])[0].landmarks, mask_for("selfie", 0, "surgical"))
+
+    def face(rgb: np.ndarray) -> faceprint.Face:
+        return engine.embed_main(rgb)[0]
+
+    same = verify_images(engine, (selfie, face(selfie)), (obama[0], face(obama[0])))
+    assert same.comparison in {"bare", "masked", "occluded"} and same.is_match and same.fmr <= 1e-3
+    other = verify_images(engine, (pratt, face(pratt)), (selfie, face(selfie)))  # the masked face second
+    assert other.comparison is not None and not other.is_match
+    bare = verify_images(engine, (obama[1], face(obama[1])), (obama[0], face(obama[0])))
+    assert bare.comparison is None and bare == engine.verify(obama[1], obama[0])
+    both = verify_images(engine, (selfie, face(selfie)), (selfie, face(selfie)))  # two masked faces
+    assert both.comparison in {"bare", "occluded"} and both.is_match

@@ -19,6 +19,8 @@ never uses them, and a probe the mask test calls masked is scored by the routed 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,13 +28,14 @@ import numpy as np
 
 from .calibrate import load_calibration
 from .engine import Engine
-from .errors import InvalidInput, NoFace
-from .faces import Template
+from .errors import InvalidInput, ModelError, NoFace
+from .faces import Face, Template
 from .gallery import Gallery
-from .imageio import ImageSource
+from .imageio import ImageSource, RGBImage
 from .masked_lfw import ENROL_STYLES
-from .masked_scores import Occluded, routed_scores
+from .masked_scores import Occluded, routed_fmr, routed_scores
 from .masks import draw_mask, mask_for
+from .match import Match, compare
 from .occlusion import OCCLUDED_SUFFIX, occluded_templates
 from .store import Sample
 from .store.masked_copies import MASKED_SOURCE, OCCLUDED_STYLE, is_masked_source, is_occluded_source
@@ -44,6 +47,8 @@ __all__ = [
     "is_masked_source",
     "is_occluded_source",
     "masked_samples",
+    "photo_copies",
+    "verify_images",
     "verify_masked",
 ]
 
@@ -64,18 +69,78 @@ def masked_samples(
     face = engine.embed(rgb, boxes=[bare.box])[0] if bare.box is not None else None
     if face is None:
         return [bare]
-    copies = [
-        draw_mask(rgb, face.landmarks, mask_for(bare.source, i, style)) for i, style in enumerate(styles)
-    ]
-    templates = engine.templates_at([(copy, face.points) for copy in copies])
-    names = list(styles)
-    if occluded:
-        templates += occluded_templates(engine, [(rgb, face.landmarks)])
-        names.append(OCCLUDED_STYLE)
+    templates = photo_copies(engine, rgb, face, bare.source, styles=styles, occluded=occluded)
+    names = list(styles) + ([OCCLUDED_STYLE] if occluded else [])
     return [bare] + [
         Sample(template=t, source=f"{bare.source}{MASKED_SOURCE}{style}", box=bare.box)
         for t, style in zip(templates, names, strict=True)
     ]
+
+
+def photo_copies(
+    engine: Engine,
+    rgb: RGBImage,
+    face: Face,
+    key: str,
+    *,
+    styles: tuple[str, ...] = ENROL_STYLES,
+    occluded: bool = True,
+) -> list[Template]:
+    """A photo's masked copies (one per style, masks seeded by ``key``) and (``occluded``) its
+    occluded template, for ``face`` found in ``rgb``."""
+    copies = [draw_mask(rgb, face.landmarks, mask_for(key, i, style)) for i, style in enumerate(styles)]
+    templates = engine.templates_at([(copy, face.points) for copy in copies])
+    if occluded:
+        templates += occluded_templates(engine, [(rgb, face.landmarks)])
+    return templates
+
+
+def verify_images(
+    engine: Engine, a: tuple[ImageSource, Face], b: tuple[ImageSource, Face], *, fmr: float = 1e-3
+) -> Match:
+    """Are two faces, each given with the image it was found in, the same person? As
+    :meth:`Engine.verify`, but a face the mask test calls masked is compared by the routed rule
+    (the images are decoded again, whole, only then).
+
+    One masked face (a masked selfie against an ID photo): the other photo's masked copies and
+    occluded template are made on the spot and the masked face is compared three ways, as
+    :func:`verify_masked` does. Both masked: bare and occluded comparisons (no bare photo to copy),
+    at twice the smaller FMR. Neither masked, or no masked tables for the model: :func:`compare`.
+    """
+    (source_a, face_a), (source_b, face_b) = a, b
+    if face_a.template is None or face_b.template is None:
+        raise InvalidInput("these faces have no templates; get them from Engine.embed")
+    plain = engine.calibration
+    bare = compare(face_a.template, face_b.template, plain, fmr=fmr)
+    masked_a, masked_b = bool(face_a.masked), bool(face_b.masked)
+    if not (masked_a or masked_b):
+        return bare
+    try:
+        masked_table = load_calibration(engine.model_id + "+masked")
+        occluded_table = load_calibration(engine.model_id + OCCLUDED_SUFFIX)
+    except ModelError:
+        return bare
+    rgb_a, rgb_b = engine.load_image(source_a), engine.load_image(source_b)
+    if masked_a and masked_b:
+        occ = occluded_templates(engine, [(rgb_a, face_a.landmarks), (rgb_b, face_b.landmarks)])
+        parts = {"bare": bare.fmr, "occluded": occluded_table.fmr(float(occ[0].vector @ occ[1].vector))}
+    else:
+        (rgb_p, probe), (rgb_g, photo) = ((rgb_a, face_a), (rgb_b, face_b))
+        if not masked_a:
+            (rgb_p, probe), (rgb_g, photo) = (rgb_g, photo), (rgb_p, probe)
+        assert probe.template is not None and photo.template is not None
+        key = hashlib.sha256(np.ascontiguousarray(rgb_g).tobytes()).hexdigest()
+        *copies, photo_occluded = photo_copies(engine, rgb_g, photo, key)
+        probe_occluded = occluded_templates(engine, [(rgb_p, probe.landmarks)])[0]
+        side = np.stack([photo.template.vector, *(t.vector for t in copies)])
+        parts = {
+            "bare": bare.fmr,
+            "masked": masked_table.fmr(float((side @ probe.template.vector).mean())),
+            "occluded": occluded_table.fmr(float(photo_occluded.vector @ probe_occluded.vector)),
+        }
+    comparison = min(parts, key=lambda k: parts[k])
+    routed = routed_fmr(list(parts.values()))
+    return dataclasses.replace(bare, is_match=routed <= fmr, fmr=routed, comparison=comparison)
 
 
 @dataclass(frozen=True)

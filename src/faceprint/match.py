@@ -32,9 +32,13 @@ class Match:
     threshold: float
     fmr_target: float
     model: str
+    #: a masked face compared by the routed rule (faceprint.masked_enrol.verify_images): the
+    #: comparison with the smallest FMR (``bare``, ``masked``, ``occluded``); ``fmr`` is then the
+    #: rule's union bound and ``is_match`` is ``fmr <= fmr_target``. None: compared as bare faces.
+    comparison: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "match": self.is_match,
             "distance": round(self.distance, 6),
             "similarity": round(self.similarity, 6),
@@ -43,6 +47,9 @@ class Match:
             "fmr_target": self.fmr_target,
             "model": self.model,
         }
+        if self.comparison is not None:
+            out["comparison"] = self.comparison
+        return out
 
 
 def distance_from_similarity(similarity: float) -> float:

@@ -43,10 +43,13 @@ def test_masked_copies_enrol_over_http_and_a_masked_probe_is_routed(
     rgb = samples["astronaut"]
     masked = draw_mask(rgb, engine.detect(rgb)[0].landmarks, mask_for("astronaut", 0, "cloth"))
     admin = server.client()
-    assert admin.post("/v1/subjects", json={"subject": "eileen", "purpose": "masked-door"}).status_code == 201
+    assert (
+        admin.post("/v1/subjects", json={"subject": "masked-eileen", "purpose": "masked-door"}).status_code
+        == 201
+    )
     jpeg = encode(rgb, "JPEG", quality=92)
     enrolled = admin.post(
-        "/v1/subjects/eileen/faces", files={"images": ("e.jpg", jpeg)}, data={"masked_copies": "true"}
+        "/v1/subjects/masked-eileen/faces", files={"images": ("e.jpg", jpeg)}, data={"masked_copies": "true"}
     )
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.json()["added"] == 6  # the photo, 4 masked copies, the occluded template
@@ -57,5 +60,12 @@ def test_masked_copies_enrol_over_http_and_a_masked_probe_is_routed(
     assert search.status_code == 200, search.text
     face = search.json()["faces"][0]
     assert face["masked"] is True
-    assert [m["subject"] for m in face["matches"]] == ["eileen"]
+    assert [m["subject"] for m in face["matches"]] == ["masked-eileen"]
     assert face["matches"][0]["comparison"] in {"bare", "masked", "occluded"}
+
+    verify = server.client("verify").post(
+        "/v1/verify",
+        files={"a": ("m.jpg", probe, "image/jpeg"), "b": ("e.jpg", jpeg, "image/jpeg")},
+    )
+    assert verify.status_code == 200, verify.text
+    assert verify.json()["match"] is True and verify.json()["comparison"] in {"bare", "masked", "occluded"}

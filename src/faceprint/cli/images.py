@@ -153,11 +153,17 @@ def verify(
     upsample: int | None,
     mirror: bool | None,
 ) -> None:
-    """Are A and B the same person? Exit 0 yes, 1 no, 2 error."""
+    """Are A and B the same person? Exit 0 yes, 1 no, 2 error.
+
+    A face that appears masked is compared by the routed rule (docs/masks.md): the other photo's
+    masked copies and occluded template are made on the spot.
+    """
+    from ..masked_enrol import verify_images
+
     engine = Engine(cli_settings(detector, upsample, mirror))
     engine.calibration.threshold(fmr)  # reject a bad --fmr before loading images
     fa, fb = _pick(engine, a, face_a), _pick(engine, b, face_b)
-    match = engine.verify(fa, fb, fmr=fmr)
+    match = verify_images(engine, (a, fa), (b, fb), fmr=fmr)
     if as_json:
         emit(
             {
@@ -168,10 +174,17 @@ def verify(
         )
     else:
         verdict = "same person" if match.is_match else "different people"
-        click.echo(
-            f"{verdict}: similarity {match.similarity:.4f} (threshold {match.threshold:.4f} at FMR "
-            f"{fmr:g}), distance {match.distance:.4f}, FMR at this score {match.fmr:.2g}"
-        )
+        if match.comparison is not None:
+            click.echo(
+                f"{verdict}: a masked face, routed rule (bare, masked, occluded comparisons): FMR "
+                f"{match.fmr:.2g} against {fmr:g}, decided by the {match.comparison} comparison; "
+                f"bare similarity {match.similarity:.4f}"
+            )
+        else:
+            click.echo(
+                f"{verdict}: similarity {match.similarity:.4f} (threshold {match.threshold:.4f} at FMR "
+                f"{fmr:g}), distance {match.distance:.4f}, FMR at this score {match.fmr:.2g}"
+            )
     sys.exit(0 if match.is_match else 1)
 
 

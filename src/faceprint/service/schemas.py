@@ -172,6 +172,11 @@ class VerifyOut(_Out):
     threshold: float = Field(description="similarity needed at fmr_target")
     fmr_target: float
     model: str
+    comparison: str | None = Field(
+        default=None,
+        description="a masked face compared by the routed rule: the comparison that decided it (bare, masked, "
+        "occluded); fmr is then the rule's union bound (docs/masks.md)",
+    )
 
 
 class MatchOut(_Out):

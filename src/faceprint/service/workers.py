@@ -18,6 +18,7 @@ from ..config import Settings
 from ..engine import Engine
 from ..faces import Face
 from ..gallery import Gallery, open_store
+from ..masked_enrol import verify_images
 from ..match import Match
 from ..store import EnrollResult, SearchResult
 from ..workers import WorkerPool, one_thread_each
@@ -45,12 +46,9 @@ def _detect(store: Gallery, image: bytes) -> list[Face]:
 
 def _verify(store: Gallery, a: bytes, b: bytes, fmr: float, face_a: int | None, face_b: int | None) -> Match:
     engine = store.engine
-    if face_a is None and face_b is None:
-        return engine.verify(a, b, fmr=fmr)
     engine.calibration.threshold(fmr)  # reject a bad fmr before any image work
-    return engine.verify(
-        engine.choose_face(a, index=face_a).face, engine.choose_face(b, index=face_b).face, fmr=fmr
-    )
+    pair = (a, engine.choose_face(a, index=face_a).face), (b, engine.choose_face(b, index=face_b).face)
+    return verify_images(engine, *pair, fmr=fmr)
 
 
 def _search(store: Gallery, image: bytes, options: dict[str, Any]) -> SearchResult:
