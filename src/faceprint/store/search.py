@@ -136,8 +136,8 @@ def _routed(
     top_k: int,
 ) -> tuple[tuple[SubjectMatch, ...], str] | None:
     """A masked-looking face's matches by the routed rule (:mod:`.masked_search`): at the asked
-    ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes);
-    With the rule in words; ``None`` when its candidates have no masked copies."""
+    ``fmr``, or at the union bound ``FPIR / N`` (never the cohort rule, calibrated on bare probes),
+    with the rule in words; ``None`` when its candidates have no masked copies."""
     assert face.template is not None
     if decision.fpir is None:
         bound, why = decision.fmr, f"fmr {decision.fmr:g} per comparison"
