@@ -17,6 +17,7 @@ from .engine import Engine
 from .errors import ManyFaces, NoFace
 from .faces import Face, Template
 from .imageio import ImageSource, describe, load_image_and_digest
+from .masked_photos import masked_samples_of
 from .models.operator import templates_calibration
 from .occlusion import occluded_templates
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
@@ -76,11 +77,8 @@ class Gallery(Store):
         self, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
     ) -> list[Sample]:
         """The photo's sample, and with ``masked_copies`` its masked copies and occluded template."""
-        if not masked_copies:
-            return [self.sample(image, largest_face=largest_face)]
-        from .masked_enrol import masked_samples  # it builds on this module
-
-        return masked_samples(self, image, largest_face=largest_face)
+        sample = self.sample(image, largest_face=largest_face)
+        return masked_samples_of(self.engine, image, sample) if masked_copies else [sample]
 
     def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
         """The occluded template of a face found in the image ``probe`` (:mod:`faceprint.occlusion`:

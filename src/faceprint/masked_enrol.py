@@ -31,10 +31,9 @@ from .engine import Engine
 from .errors import InvalidInput, ModelError, NoFace
 from .faces import Face, Template
 from .gallery import Gallery
-from .imageio import ImageSource, RGBImage
-from .masked_lfw import ENROL_STYLES
+from .imageio import ImageSource
+from .masked_photos import ENROL_STYLES, masked_samples_of, photo_copies
 from .masked_scores import Occluded, routed_fmr, routed_scores
-from .masks import draw_mask, mask_for
 from .match import Match, compare
 from .occlusion import OCCLUDED_SUFFIX, occluded_templates
 from .store import Sample
@@ -63,36 +62,9 @@ def masked_samples(
 ) -> list[Sample]:
     """The photo's sample (:meth:`Gallery.sample`, with its checks), one masked copy per style
     and (``occluded``) its occluded template."""
-    bare = store.sample(image, largest_face=largest_face)
-    engine = store.engine
-    rgb = engine.load_image(image)
-    face = engine.embed(rgb, boxes=[bare.box])[0] if bare.box is not None else None
-    if face is None:
-        return [bare]
-    templates = photo_copies(engine, rgb, face, bare.source, styles=styles, occluded=occluded)
-    names = list(styles) + ([OCCLUDED_STYLE] if occluded else [])
-    return [bare] + [
-        Sample(template=t, source=f"{bare.source}{MASKED_SOURCE}{style}", box=bare.box)
-        for t, style in zip(templates, names, strict=True)
-    ]
-
-
-def photo_copies(
-    engine: Engine,
-    rgb: RGBImage,
-    face: Face,
-    key: str,
-    *,
-    styles: tuple[str, ...] = ENROL_STYLES,
-    occluded: bool = True,
-) -> list[Template]:
-    """A photo's masked copies (one per style, masks seeded by ``key``) and (``occluded``) its
-    occluded template, for ``face`` found in ``rgb``."""
-    copies = [draw_mask(rgb, face.landmarks, mask_for(key, i, style)) for i, style in enumerate(styles)]
-    templates = engine.templates_at([(copy, face.points) for copy in copies])
-    if occluded:
-        templates += occluded_templates(engine, [(rgb, face.landmarks)])
-    return templates
+    return masked_samples_of(
+        store.engine, image, store.sample(image, largest_face=largest_face), styles=styles, occluded=occluded
+    )
 
 
 def verify_images(

@@ -47,13 +47,14 @@ from .evaluate import (
     tar_at_far,
     ten_fold_accuracy,
 )
+from .masked_photos import ENROL_STYLES
 from .masked_scores import (
     Occluded,
     cross_identity_scores,
     gallery_side,
     masked_comparison,
-    routed_fmr,
     routed_scores,
+    two_way_scores,
 )
 from .masks import draw_mask, mask_for
 from .occlusion import OCCLUDED_SUFFIX, occluded_templates
@@ -73,8 +74,6 @@ __all__ = [
     "run_masked_lfw",
 ]
 
-#: Styles of the masked copies made of an enrolment photo (one each).
-ENROL_STYLES = ("surgical", "cloth", "white", "patterned")
 _CHUNK = 16
 Progress = Callable[[int], None]
 
@@ -309,7 +308,9 @@ def evaluate_masked_lfw(
             routed = routed_scores(*gal, data.masked[ib], flagged[ib], plain, masked, occ_masked)
             reports.append(_report("masked probe, mitigated", routed, same, folds))
         elif occluded is not None:  # both masked: no bare photo to copy; the occluded comparison
-            both = _both_masked(data, ia, ib, flagged[ib], plain, occluded)
+            bare_sims = np.einsum("ij,ij->i", data.masked[ia], data.masked[ib])
+            occ_sims = np.einsum("ij,ij->i", data.occluded_masked[ia], data.occluded_masked[ib])
+            both = two_way_scores(bare_sims, occ_sims, flagged[ib], plain, occluded)
             reports.append(_report("masked both, mitigated", both, same, folds))
     used = np.unique(np.concatenate([ib, ia] if mode == "both" else [ib]))
     lost = int(sum(data.masked_how[i] != "detector" for i in used))
@@ -329,27 +330,6 @@ def evaluate_masked_lfw(
         "mask_test_false_on_bare": round(float(np.mean(data.bare_score >= 0.5)), 4),
         "seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def _both_masked(
-    data: MaskedLfw,
-    ia: NDArray[np.int64],
-    ib: NDArray[np.int64],
-    probe_masked: NDArray[np.bool_],
-    plain: Calibration,
-    occluded: Calibration,
-) -> NDArray[np.float64]:
-    """Pairs of two masked photos on the FMR scale: a probe the mask test calls masked is also
-    compared by the occluded comparison (both sides occluded), accepted on either at twice the
-    smaller FMR; the masked comparison needs copies of a bare photo, which these pairs lack."""
-    bare = np.einsum("ij,ij->i", data.masked[ia], data.masked[ib])
-    occ = np.einsum("ij,ij->i", data.occluded_masked[ia], data.occluded_masked[ib])
-    fmr = [
-        routed_fmr([plain.fmr(float(s)), occluded.fmr(float(o))]) if m else plain.fmr(float(s))
-        for s, o, m in zip(bare, occ, probe_masked, strict=True)
-    ]
-    out: NDArray[np.float64] = -np.log10(np.array(fmr))
-    return out
 
 
 def run_masked_lfw(

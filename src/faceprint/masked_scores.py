@@ -31,6 +31,7 @@ __all__ = [
     "masked_comparison",
     "routed_fmr",
     "routed_scores",
+    "two_way_scores",
 ]
 
 
@@ -87,6 +88,24 @@ def routed_scores(
                 parts.append(occluded.table.fmr(float(occ[n])))
             fmr[row] = routed_fmr(parts)
     out: NDArray[np.float64] = -np.log10(fmr)
+    return out
+
+
+def two_way_scores(
+    bare: NDArray[np.float64],
+    occluded: NDArray[np.float64],
+    probe_masked: NDArray[np.bool_],
+    plain: Calibration,
+    table: Calibration,
+) -> NDArray[np.float64]:
+    """Pairs of two masked faces on the FMR scale: bare similarity, and for a masked-looking probe
+    also the occluded similarity (both sides occluded), accepted on either at twice the smaller
+    FMR (no bare photo to make masked copies of)."""
+    fmr = [
+        routed_fmr([plain.fmr(float(s)), table.fmr(float(o))]) if m else plain.fmr(float(s))
+        for s, o, m in zip(bare, occluded, probe_masked, strict=True)
+    ]
+    out: NDArray[np.float64] = -np.log10(np.array(fmr))
     return out
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..calibrate import Calibration, load_calibration
 from ..config import Settings
-from ..errors import InvalidInput, ModelError, NotFound, StoreError
+from ..errors import InvalidInput, NotFound, StoreError
 from ..faces import Box, Face, Template
 from ..imageio import ImageSource
 from ..privacy import KeyFile
@@ -35,7 +35,6 @@ from .enrolment import Enrolment
 from .generations import PENDING_TABLE
 from .index_cache import HeldVectors, postgres_index_dir
 from .keys import ApiKeys
-from .masked_search import MaskedTables
 from .own_writes import OwnAdds
 from .protection import Protector, key_file_path, resealers
 from .records import AuditEntry, EraseResult, SearchResult, StoreCheck, Subject
@@ -100,7 +99,6 @@ class Store(Enrolment):
             self.db.close()
             raise
         self._calibrations: dict[str, Calibration] = {}
-        self._masked_tables: dict[str, MaskedTables | None] = {}
         self._keys: ApiKeys | None = None
         self._eligible = EligibleCount(self.db, self.settings.max_idle_days)
         self._known_dim = 0
@@ -179,24 +177,8 @@ class Store(Enrolment):
         raise InvalidInput("this store takes templates; open it with faceprint.open_store to search images")
 
     def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
-        """The occluded template of a probe face (:mod:`faceprint.occlusion`); ``None`` here: the
-        store takes templates (the engine side, :class:`faceprint.gallery.Gallery`, makes it)."""
+        """A probe face's occluded template (:mod:`faceprint.occlusion`): made by the engine side."""
         return None
-
-    def masked_tables(self, model: str) -> MaskedTables | None:
-        """The tables of the routed rule for ``model``'s templates (:mod:`.masked_search`), or
-        ``None`` when ``+masked`` and ``+occluded`` tables do not ship for it (masked-looking
-        probes are then compared as bare ones)."""
-        if model not in self._masked_tables:
-            try:
-                self._masked_tables[model] = MaskedTables(
-                    self.calibration_for(model),
-                    self.calibration_for(model + "+masked"),
-                    self.calibration_for(model + "+occluded"),
-                )
-            except ModelError:
-                self._masked_tables[model] = None
-        return self._masked_tables[model]
 
     def default_model_id(self, probes: Sequence[Probe]) -> str:
         """The template space of an empty gallery's search: the probes' model."""
@@ -223,15 +205,11 @@ class Store(Enrolment):
 
         Open-set: a face nobody passes for gets no matches. Only subjects whose consent covers
         ``purpose`` and has not expired are candidates. By default the threshold bounds the share
-        of strangers given a name at ``fpir`` = :data:`~faceprint.store.openset.DEFAULT_FPIR`
-        (0.01): against the ``N`` subjects eligible for ``purpose`` it is set at a per-comparison
-        false match rate of ``fpir / N``, so it rises with the gallery. ``fmr`` sets the
-        per-comparison rate instead (a stranger is then named with probability up to about
-        ``N * fmr``); give one or the other. The result says which threshold was used and why
-        (:attr:`SearchResult.rule`). An image is searched by its main face
-        (:meth:`Engine.embed_main`), or by every face with ``all_faces``. Every search writes an
-        audit row (who, when, purpose, subjects matched, number of faces matched; never the
-        probe), durably, before it returns.
+        of strangers named at ``fpir`` (0.01) over the ``N`` eligible subjects (:mod:`.openset`);
+        ``fmr`` sets the per-comparison rate instead. The result says which threshold and why
+        (:attr:`SearchResult.rule`). An image is searched by its main face, or every face with
+        ``all_faces``; a masked-looking one by the routed rule (:mod:`.masked_search`). Every search
+        writes an audit row (never the probe), durably, before it returns.
         """
         return self.search_many(
             [probe], purpose=purpose, actor=actor, top_k=top_k, fmr=fmr, fpir=fpir, all_faces=all_faces

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibrate import Calibration
+from ..errors import ModelError
 from ..masked_scores import routed_fmr
 from .consent import ACTIVE
 from .crowding import eligible_owners
@@ -41,7 +42,7 @@ from .database import Database
 from .masked_copies import is_masked_source, is_occluded_source, photo_source
 from .vector_search import FloatArray, VectorSearch
 
-__all__ = ["CANDIDATES", "MaskedTables", "RoutedMatch", "routed_matches"]
+__all__ = ["CANDIDATES", "MaskedTables", "RoutedMatch", "masked_tables", "routed_matches"]
 
 #: Nearest templates read from the index per query (probe template, occluded template).
 CANDIDATES = 128
@@ -54,6 +55,17 @@ class MaskedTables:
     plain: Calibration
     masked: Calibration
     occluded: Calibration
+
+
+def masked_tables(calibration_for: Callable[[str], Calibration], model: str) -> MaskedTables | None:
+    """The tables of the routed rule for ``model``'s templates, or ``None`` when its ``+masked`` and
+    ``+occluded`` tables do not ship (masked-looking probes are then compared as bare ones)."""
+    try:
+        return MaskedTables(
+            calibration_for(model), calibration_for(model + "+masked"), calibration_for(model + "+occluded")
+        )
+    except ModelError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InvalidInput, StoreError
 from . import consent
 from .database import Connection
-from .masked_search import MaskedTables, routed_matches
+from .masked_search import MaskedTables, masked_tables, routed_matches
 from .openset import Decision, decision_rule
 from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
 from .scoring import Candidate, identify
@@ -77,7 +77,9 @@ def search_many(
             for matches in found
         ]
         rules: list[str | None] = [None] * len(faces)
-        tables = store.masked_tables(model) if index is not None and model is not None else None
+        tables = (
+            masked_tables(store.calibration_for, model) if index is not None and model is not None else None
+        )
         for i, face in enumerate(faces):
             if tables is not None and index is not None and face.mask_score is not None and face.masked:
                 routed = _routed(store, probe, face, index, purpose, tables, decision, top_k)
