@@ -176,3 +176,19 @@ def test_a_migration_to_another_model_abandons_the_unfinished_one(
     assert any("abandoned" in d for d in details)
     with faceprint.open_store(store.path or "", engine=plain) as new:
         assert best(new, template(plain, people["paul_rudd"][1])) == "paul_rudd"
+
+
+def test_a_migration_makes_the_masked_copies_again(
+    tmp_path: Path, engine: faceprint.Engine, arcface: faceprint.Engine, people: dict[str, list[Path]]
+) -> None:
+    with faceprint.open_store(tmp_path / "g.db", engine=engine) as store:
+        enrol_all(store, people)
+        photo = people["paul_rudd"][0]
+        store.erase("paul_rudd")
+        store.enroll("paul_rudd", [photo], purpose="test", masked_copies=True)  # 6 templates
+        before = {s.name: s.templates for s in store.subjects()}
+        report = migrate_model(store, arcface, rows_of({**people, "paul_rudd": [photo]}))
+        assert report.switched and store.model_id == "arcface-test-v1+mirror"
+        assert {s.name: s.templates for s in store.subjects()} == before  # copies made again, only there
+        sources = [str(r[0]) for r in rows(store, "SELECT source FROM templates")]
+        assert sum("+masked-" in s for s in sources) == 5

@@ -24,9 +24,11 @@ from typing import Any, Final
 from .engine import Engine
 from .errors import FaceprintError, InvalidInput, ModelError
 from .gallery import embed_sample
+from .masked_photos import masked_samples_of
 from .store import generations
 from .store.consent import subject_name
 from .store.gallery import Store
+from .store.masked_copies import subjects_with_copies
 from .store.records import Sample
 
 __all__ = ["PAUSE_ENV", "MigrationFailure", "MigrationReport", "migrate_model"]
@@ -138,6 +140,7 @@ def migrate_model(
     todo = generations.unmigrated_subjects(store.db, pending)
     by_subject = _photos_by_subject(rows)
     due = dict(store.due())  # consent expired or idle past the limit: not processed again
+    with_copies = subjects_with_copies(store.db)  # their photos' masked copies are made again
     pause = float(os.environ.get(PAUSE_ENV) or 0)
     failures: list[MigrationFailure] = []
     batch: list[tuple[int, list[Sample]]] = []
@@ -163,7 +166,9 @@ def migrate_model(
             codes: list[str] = []
             for photo in photos:
                 try:
-                    samples.append(embed_sample(engine, photo, largest_face=largest_face))
+                    sample = embed_sample(engine, photo, largest_face=largest_face)
+                    copies = subject_id in with_copies
+                    samples += masked_samples_of(engine, photo, sample) if copies else [sample]
                 except FaceprintError as exc:
                     codes.append(exc.code)
             photos_failed += len(codes)

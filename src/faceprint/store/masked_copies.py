@@ -7,6 +7,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .database import Database
+
 __all__ = [
     "BARE_ONLY",
     "MASKED_SOURCE",
@@ -14,6 +19,7 @@ __all__ = [
     "is_masked_source",
     "is_occluded_source",
     "photo_source",
+    "subjects_with_copies",
 ]
 
 #: What a masked copy's ``source`` carries after the photo's hash.
@@ -37,3 +43,10 @@ def is_occluded_source(source: str) -> bool:
 def photo_source(source: str) -> str:
     """The enrolment photo a template belongs to (its own source for a bare template)."""
     return source.split(MASKED_SOURCE, 1)[0]
+
+
+def subjects_with_copies(db: Database) -> frozenset[int]:
+    """Ids of the subjects that hold masked copies (a model migration makes them again)."""
+    with db.read() as conn:
+        rows = conn.execute(f"SELECT DISTINCT subject_id FROM templates t WHERE NOT ({BARE_ONLY})").fetchall()
+    return frozenset(int(r[0]) for r in rows)
