@@ -43,6 +43,7 @@ from faceprint.masked_lfw import (
     masked_impostor_scores,
     occluded_impostor_scores,
 )
+from faceprint.store.masked_search import CANDIDATES
 from faceprint.store.openset import cohort_stats, decision_rule
 
 
@@ -105,6 +106,38 @@ def decide_raw(
         "default_fnir": float(np.mean(~(ok & (best_m >= threshold)))),
         "rank1": float(np.mean(ok)),
     }
+
+
+def candidate_recall(
+    data: MaskedLfw,
+    g_rows: NDArray[np.int64],
+    probes: NDArray[np.float32],
+    occluded: NDArray[np.float32],
+    flags: NDArray[np.bool_],
+    rows: tuple[NDArray[np.int64], NDArray[np.int64]],
+    parts: list[NDArray[np.float64]],
+    n: int,
+) -> tuple[float, int]:
+    """Of the subjects the routed rule names (exhaustively, here) for masked-looking probes, the
+    share the store would score: owners of the :data:`CANDIDATES` nearest templates (every
+    template the store indexes: bare, copies, occluded) to the probe and to its occluded template."""
+    every = np.concatenate(
+        [data.bare[g_rows][:, None], data.copies[g_rows], data.occluded_bare[g_rows][:, None]], axis=1
+    )
+    owner = np.repeat(np.arange(len(g_rows)), every.shape[1])
+    flat = every.reshape(-1, every.shape[2])
+    hit = total = 0
+    for probe_rows, score in zip(rows, parts, strict=True):
+        for i, row in enumerate(probe_rows):
+            named = np.flatnonzero(score[i] >= -np.log10(0.01 / n))
+            if not flags[row] or not named.size:
+                continue
+            near = set()
+            for q in (probes[row], occluded[row]):
+                near |= set(owner[np.argsort(-(flat @ q))[:CANDIDATES]].tolist())
+            hit += sum(int(s) in near for s in named)
+            total += named.size
+    return (hit / total if total else 1.0), total
 
 
 def main() -> int:
@@ -207,6 +240,12 @@ def main() -> int:
             results[f"{name}, {route} (raw rule)"] = decide_raw(
                 parts[0], truth, parts[1], -np.log10(0.01 / n)
             )
+            if name == "masked probes" and route == "routed":
+                found = candidate_recall(data, g_rows, probes, occluded, flags, (m_rows, s_rows), parts, n)
+    print(
+        "store candidates (owners of the 128 nearest templates to the probe and to its occluded "
+        f"template, masked-looking probes): {found[0]:.4f} of routed names among them ({found[1]} names)"
+    )
     print(
         f"1:N on LFW's labelled faces: {len(subjects)} subjects, {len(m_rows)} mated, {len(s_rows)} stranger probes"
     )
