@@ -81,9 +81,12 @@ def test_rotating_the_template_key_revokes_stolen_templates(
         same, other = same_and_other(stolen, after)
         threshold = store.engine.calibration.threshold(1e-3)
         assert (same < threshold).all(), "a stolen pre-rotation template still matches"
-        # like strangers under two keys (near 0), unlike same-person scores in one store (>0.9);
-        # the distributions over thousands of LFW people are in bench/bench_privacy.py
-        assert abs(same.mean() - other.mean()) < 0.1 and abs(same.mean()) < 0.2
+        # like strangers under two keys, unlike same-person scores in one store (>0.9): the
+        # same-person scores cannot be told from other people's. (Their common level is not near 0
+        # for every key: templates share a mean direction, and its image under the random new key
+        # moves both sets alike, by 0.2 or more for some keys.) The distributions over thousands of
+        # LFW people are in bench/bench_privacy.py.
+        assert abs(same.mean() - other.mean()) < 0.1 and same.max() < 0.6
         assert probe_name in after
 
 
