@@ -29,7 +29,8 @@ from faceprint.masked_lfw import (
     masked_impostor_scores,
     occluded_impostor_scores,
 )
-from faceprint.occlusion import OCCLUDED_SUFFIX, OCCLUSIONS
+from faceprint.masked_scores import MASKED_SUFFIX, OCCLUDED_SUFFIX
+from faceprint.occlusion import OCCLUSIONS
 
 
 def write(
@@ -82,7 +83,7 @@ def main() -> int:
     occlusions = ", ".join(f"row {row} {fill}" for row, fill in OCCLUSIONS)
     for suffix, impostor, pair_score, what, record in (
         (
-            "+masked",
+            MASKED_SUFFIX,
             masked_impostor_scores(data),
             lambda i, j: float((side[i] @ data.masked[j]).mean()),
             "against the mean similarity to another photo's bare template and masked copies",

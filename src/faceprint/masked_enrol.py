@@ -26,16 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibrate import load_calibration
 from .engine import Engine
 from .errors import InvalidInput, ModelError, NoFace
 from .faces import Face, Template
 from .gallery import Gallery
 from .imageio import ImageSource
 from .masked_photos import ENROL_STYLES, masked_samples_of, photo_copies
-from .masked_scores import Occluded, routed_fmr, routed_scores
+from .masked_scores import Occluded, masked_tables, routed, routed_scores
 from .match import Match, compare
-from .occlusion import OCCLUDED_SUFFIX, occluded_templates
+from .occlusion import occluded_templates
 from .store import Sample
 from .store.masked_copies import MASKED_SOURCE, OCCLUDED_STYLE, is_masked_source, is_occluded_source
 
@@ -87,32 +86,33 @@ def verify_images(
     masked_a, masked_b = bool(face_a.masked), bool(face_b.masked)
     if not (masked_a or masked_b):
         return bare
-    try:
-        masked_table = load_calibration(engine.model_id + "+masked")
-        occluded_table = load_calibration(engine.model_id + OCCLUDED_SUFFIX)
-    except ModelError:
+    tables = masked_tables(plain)
+    if tables is None:
         return bare
     rgb_a, rgb_b = engine.load_image(source_a), engine.load_image(source_b)
     if masked_a and masked_b:
         occ = occluded_templates(engine, [(rgb_a, face_a.landmarks), (rgb_b, face_b.landmarks)])
-        parts = {"bare": bare.fmr, "occluded": occluded_table.fmr(float(occ[0].vector @ occ[1].vector))}
+        decided = routed(
+            {"bare": bare.fmr, "occluded": tables.occluded.fmr(float(occ[0].vector @ occ[1].vector))}
+        )
     else:
-        (rgb_p, probe), (rgb_g, photo) = ((rgb_a, face_a), (rgb_b, face_b))
-        if not masked_a:
-            (rgb_p, probe), (rgb_g, photo) = (rgb_g, photo), (rgb_p, probe)
+        pair = ((rgb_a, face_a), (rgb_b, face_b))
+        (rgb_p, probe), (rgb_g, photo) = pair if masked_a else pair[::-1]
         assert probe.template is not None and photo.template is not None
         key = hashlib.sha256(np.ascontiguousarray(rgb_g).tobytes()).hexdigest()
         *copies, photo_occluded = photo_copies(engine, rgb_g, photo, key)
         probe_occluded = occluded_templates(engine, [(rgb_p, probe.landmarks)])[0]
         side = np.stack([photo.template.vector, *(t.vector for t in copies)])
-        parts = {
-            "bare": bare.fmr,
-            "masked": masked_table.fmr(float((side @ probe.template.vector).mean())),
-            "occluded": occluded_table.fmr(float(photo_occluded.vector @ probe_occluded.vector)),
-        }
-    comparison = min(parts, key=lambda k: parts[k])
-    routed = routed_fmr(list(parts.values()))
-    return dataclasses.replace(bare, is_match=routed <= fmr, fmr=routed, comparison=comparison)
+        decided = routed(
+            {
+                "bare": bare.fmr,
+                "masked": tables.masked.fmr(float((side @ probe.template.vector).mean())),
+                "occluded": tables.occluded.fmr(float(photo_occluded.vector @ probe_occluded.vector)),
+            }
+        )
+    return dataclasses.replace(
+        bare, is_match=decided.fmr <= fmr, fmr=decided.fmr, comparison=decided.comparison
+    )
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,9 @@ def verify_masked(
     """
     plain = engine.calibration
     plain.threshold(fmr)  # validate fmr before any image work
-    masked_table = load_calibration(engine.model_id + "+masked")
-    occluded_table = load_calibration(engine.model_id + OCCLUDED_SUFFIX)
+    tables = masked_tables(plain)
+    if tables is None:
+        raise ModelError(f"no masked and occluded calibration tables ship for model {plain.model!r}")
     bare = [t for src, t in photo if not is_masked_source(src)]
     copies = [t for src, t in photo if is_masked_source(src) and not is_occluded_source(src)]
     occluded = [t for src, t in photo if is_occluded_source(src)]
@@ -161,8 +162,8 @@ def verify_masked(
         face.template.vector[None],
         np.array([face.masked]),
         plain,
-        masked_table,
-        Occluded(occluded[0].vector[None], probe_occluded.vector[None], occluded_table),
+        tables.masked,
+        Occluded(occluded[0].vector[None], probe_occluded.vector[None], tables.occluded),
     )
     measured = float(10.0 ** -score[0])
     return MaskedVerdict(is_match=measured <= fmr, fmr=measured, masked=bool(face.masked), fmr_target=fmr)

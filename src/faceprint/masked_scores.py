@@ -17,22 +17,73 @@ bare score).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .calibrate import Calibration
+from .calibrate import Calibration, load_calibration
+from .errors import ModelError
 
 __all__ = [
+    "MASKED_SUFFIX",
+    "OCCLUDED_SUFFIX",
+    "MaskedTables",
     "Occluded",
+    "Routed",
     "cross_identity_scores",
     "gallery_side",
     "masked_comparison",
+    "masked_tables",
+    "routed",
     "routed_fmr",
     "routed_scores",
     "two_way_scores",
 ]
+
+
+#: The model id suffixes of the masked and the occluded comparisons' calibration tables.
+MASKED_SUFFIX = "+masked"
+OCCLUDED_SUFFIX = "+occluded"
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedTables:
+    """The tables of a masked probe's comparisons for one template space."""
+
+    plain: Calibration
+    masked: Calibration
+    occluded: Calibration
+
+
+def masked_tables(plain: Calibration) -> MaskedTables | None:
+    """The routed rule's tables for ``plain``'s templates, or ``None`` when no ``+masked`` and
+    ``+occluded`` tables ship for that model (masked-looking faces are then compared as bare ones).
+    The shipped tables are read once per process."""
+    shipped = _shipped(plain.model)
+    return None if shipped is None else MaskedTables(plain, *shipped)
+
+
+@functools.cache
+def _shipped(model: str) -> tuple[Calibration, Calibration] | None:
+    try:
+        return load_calibration(model + MASKED_SUFFIX), load_calibration(model + OCCLUDED_SUFFIX)
+    except ModelError:
+        return None
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A masked face's decision by the routed rule: its FMR and the comparison with the smallest."""
+
+    fmr: float
+    comparison: str  # "bare", "masked" or "occluded"
+
+
+def routed(fmrs: dict[str, float]) -> Routed:
+    """The routed rule over the comparisons made, named: their union bound (:func:`routed_fmr`)."""
+    return Routed(routed_fmr(list(fmrs.values())), min(fmrs, key=lambda k: fmrs[k]))
 
 
 def gallery_side(bare: NDArray[np.float32], copies: NDArray[np.float32]) -> NDArray[np.float32]:

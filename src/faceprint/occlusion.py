@@ -27,6 +27,7 @@ from .engine import Engine
 from .errors import InvalidInput
 from .faces import Template
 from .imageio import RGBImage
+from .masked_scores import OCCLUDED_SUFFIX
 
 __all__ = ["OCCLUDED_SUFFIX", "OCCLUSIONS", "occlude_chip", "occluded_templates"]
 
@@ -34,8 +35,6 @@ __all__ = ["OCCLUDED_SUFFIX", "OCCLUSIONS", "occlude_chip", "occluded_templates"
 #: chip (padding 0.25) has the eyes at row ~47 and the nose base at ~88; fill "upper" is the
 #: mean colour of the chip above the line, "grey" is 128.
 OCCLUSIONS: tuple[tuple[int, str], ...] = ((70, "upper"), (70, "grey"), (78, "upper"))
-#: The model id suffix of the occluded comparison's calibration table.
-OCCLUDED_SUFFIX = "+occluded"
 
 
 def occlude_chip(chip: RGBImage, row: int, fill: str) -> RGBImage:

@@ -10,8 +10,8 @@ import pytest
 import faceprint
 from faceprint.imageio import load_image
 from faceprint.masked_enrol import masked_samples, verify_masked
+from faceprint.masked_scores import masked_tables
 from faceprint.masks import draw_mask, mask_for
-from faceprint.store.masked_search import masked_tables
 
 ENROLLED = (
     "barack_obama_1",
@@ -48,7 +48,7 @@ def test_a_masked_probe_is_named_by_the_routed_rule_as_verify_masked_scores_it(
             samples = masked_samples(store, _image(faces_dir, stem))
             store.enroll(stem, samples, purpose="door")
             photos[stem] = [(s.source, s.template) for s in samples]
-        assert masked_tables(store.calibration_for, engine.model_id) is not None
+        assert masked_tables(store.calibration_for(engine.model_id)) is not None
         routed = named = 0
         for n, stem in enumerate(PROBES):
             probe = _masked(engine, _image(faces_dir, stem), stem, ("surgical", "cloth", "white")[n % 3])

@@ -33,39 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibrate import Calibration
-from ..errors import ModelError
-from ..masked_scores import routed_fmr
+from ..masked_scores import MaskedTables, routed
 from .consent import ACTIVE
 from .crowding import eligible_owners
 from .database import Database
 from .masked_copies import is_masked_source, is_occluded_source, photo_source
 from .vector_search import FloatArray, VectorSearch
 
-__all__ = ["CANDIDATES", "MaskedTables", "RoutedMatch", "masked_tables", "routed_matches"]
+__all__ = ["CANDIDATES", "RoutedMatch", "routed_matches"]
 
 #: Nearest templates read from the index per query (probe template, occluded template).
 CANDIDATES = 128
-
-
-@dataclass(frozen=True, eq=False)
-class MaskedTables:
-    """The tables of a masked probe's comparisons for one template space."""
-
-    plain: Calibration
-    masked: Calibration
-    occluded: Calibration
-
-
-def masked_tables(calibration_for: Callable[[str], Calibration], model: str) -> MaskedTables | None:
-    """The tables of the routed rule for ``model``'s templates, or ``None`` when its ``+masked`` and
-    ``+occluded`` tables do not ship (masked-looking probes are then compared as bare ones)."""
-    try:
-        return MaskedTables(
-            calibration_for(model), calibration_for(model + "+masked"), calibration_for(model + "+occluded")
-        )
-    except ModelError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -177,11 +155,11 @@ def _score(
     if photo.bare is None:  # copies without their photo's bare template: not a photo we compare
         return None
     similarity = float(vectors[photo.bare] @ query)
-    parts = {"bare": tables.plain.fmr(similarity)}
+    fmrs = {"bare": tables.plain.fmr(similarity)}
     if photo.copies:
         side = np.stack([vectors[photo.bare], *(vectors[i] for i in photo.copies)])
-        parts["masked"] = tables.masked.fmr(float((side @ query).mean()))
+        fmrs["masked"] = tables.masked.fmr(float((side @ query).mean()))
     if photo.occluded is not None and occluded_query is not None:
-        parts["occluded"] = tables.occluded.fmr(float(vectors[photo.occluded] @ occluded_query))
-    comparison = min(parts, key=lambda k: parts[k])
-    return RoutedMatch(subject, similarity, routed_fmr(list(parts.values())), comparison)
+        fmrs["occluded"] = tables.occluded.fmr(float(vectors[photo.occluded] @ occluded_query))
+    decided = routed(fmrs)
+    return RoutedMatch(subject, similarity, decided.fmr, decided.comparison)

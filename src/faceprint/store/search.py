@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidInput, StoreError
+from ..masked_scores import MaskedTables, masked_tables
 from . import consent
 from .database import Connection
-from .masked_search import MaskedTables, masked_tables, routed_matches
+from .masked_search import routed_matches
 from .openset import Decision, decision_rule
 from .records import FaceSearch, SearchResult, SubjectMatch, isoformat
 from .scoring import Candidate, identify
@@ -77,14 +78,17 @@ def search_many(
             for matches in found
         ]
         rules: list[str | None] = [None] * len(faces)
-        tables = (
-            masked_tables(store.calibration_for, model) if index is not None and model is not None else None
-        )
         for i, face in enumerate(faces):
-            if tables is not None and index is not None and face.mask_score is not None and face.masked:
-                routed = _routed(store, probe, face, index, purpose, tables, decision, top_k)
-                if routed is not None:
-                    named[i], rules[i] = routed
+            if index is None or face.mask_score is None or not face.masked:
+                continue
+            tables = masked_tables(calibration)  # read once per process; None: compared as bare
+            routed = (
+                None
+                if tables is None
+                else _routed(store, probe, face, index, purpose, tables, decision, top_k)
+            )
+            if routed is not None:
+                named[i], rules[i] = routed
         results = tuple(
             FaceSearch(
                 box=face.box if face.box.width > 0 else None,
