@@ -10,20 +10,21 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .calibrate import Calibration
 from .config import Settings
 from .engine import Engine
 from .errors import ManyFaces, NoFace
 from .faces import Face, Template
-from .imageio import ImageSource, describe, load_image_and_digest
+from .imageio import ImageSource, RGBImage, describe, load_image_and_digest
 from .masked_photos import masked_samples_of
 from .models.operator import templates_calibration
 from .occlusion import occluded_templates
 from .store.gallery import Clock, Probe, Store, default_store_path, now_utc
 from .store.records import Sample
 
-__all__ = ["Gallery", "embed_sample", "open_store"]
+__all__ = ["EnrolmentPhoto", "Gallery", "embed_sample", "embed_samples", "enrolment_photo", "open_store"]
 
 
 class Gallery(Store):
@@ -77,8 +78,7 @@ class Gallery(Store):
         self, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
     ) -> list[Sample]:
         """The photo's sample, and with ``masked_copies`` its masked copies and occluded template."""
-        sample = self.sample(image, largest_face=largest_face)
-        return masked_samples_of(self.engine, image, sample) if masked_copies else [sample]
+        return embed_samples(self.engine, image, largest_face=largest_face, masked_copies=masked_copies)
 
     def probe_occluded(self, probe: Probe, face: Face) -> Template | None:
         """The occluded template of a face found in the image ``probe`` (:mod:`faceprint.occlusion`:
@@ -131,7 +131,16 @@ def open_store(
     return Gallery(path, engine=engine, settings=settings, actor=actor)
 
 
-def embed_sample(engine: Engine, image: ImageSource, *, largest_face: bool = False) -> Sample:
+@dataclass(frozen=True, eq=False)
+class EnrolmentPhoto:
+    """A photo decoded for enrolment: its pixels, its one face (with landmarks) and that face's sample."""
+
+    rgb: RGBImage
+    face: Face
+    sample: Sample
+
+
+def enrolment_photo(engine: Engine, image: ImageSource, *, largest_face: bool = False) -> EnrolmentPhoto:
     """Embed the one face in ``image`` for enrolment with ``engine``.
 
     Raises :class:`NoFace` when there is none and :class:`ManyFaces` when another face rivals
@@ -154,4 +163,20 @@ def embed_sample(engine: Engine, image: ImageSource, *, largest_face: bool = Fal
             "nearest the centre) with --largest-face (HTTP: largest_face, library: largest_face=True)"
         )
     assert face.template is not None
-    return Sample(template=face.template, source=digest, box=face.box)
+    return EnrolmentPhoto(rgb, face, Sample(template=face.template, source=digest, box=face.box))
+
+
+def embed_sample(engine: Engine, image: ImageSource, *, largest_face: bool = False) -> Sample:
+    """The enrolment sample of the one face in ``image`` (:func:`enrolment_photo`)."""
+    return enrolment_photo(engine, image, largest_face=largest_face).sample
+
+
+def embed_samples(
+    engine: Engine, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
+) -> list[Sample]:
+    """:func:`embed_sample`, and with ``masked_copies`` the photo's masked copies and occluded
+    template too (:func:`faceprint.masked_photos.masked_samples_of`), from the same decode."""
+    photo = enrolment_photo(engine, image, largest_face=largest_face)
+    if not masked_copies:
+        return [photo.sample]
+    return masked_samples_of(engine, photo.rgb, photo.face, photo.sample)

@@ -29,7 +29,7 @@ import numpy as np
 from .engine import Engine
 from .errors import InvalidInput, ModelError, NoFace
 from .faces import Face, Template
-from .gallery import Gallery
+from .gallery import Gallery, enrolment_photo
 from .imageio import ImageSource
 from .masked_photos import ENROL_STYLES, masked_samples_of, photo_copies
 from .masked_scores import Occluded, masked_tables, routed, routed_scores
@@ -59,10 +59,11 @@ def masked_samples(
     styles: tuple[str, ...] = ENROL_STYLES,
     occluded: bool = True,
 ) -> list[Sample]:
-    """The photo's sample (:meth:`Gallery.sample`, with its checks), one masked copy per style
+    """The photo's sample (:func:`faceprint.gallery.enrolment_photo`, with its checks), one masked copy per style
     and (``occluded``) its occluded template."""
+    photo = enrolment_photo(store.engine, image, largest_face=largest_face)
     return masked_samples_of(
-        store.engine, image, store.sample(image, largest_face=largest_face), styles=styles, occluded=occluded
+        store.engine, photo.rgb, photo.face, photo.sample, styles=styles, occluded=occluded
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .engine import Engine
 from .faces import Face, Template
-from .imageio import ImageSource, RGBImage
+from .imageio import RGBImage
 from .masks import draw_mask, mask_for
 from .occlusion import occluded_templates
 from .store.masked_copies import MASKED_SOURCE, OCCLUDED_STYLE
@@ -42,17 +42,15 @@ def photo_copies(
 
 def masked_samples_of(
     engine: Engine,
-    image: ImageSource,
+    rgb: RGBImage,
+    face: Face,
     bare: Sample,
     *,
     styles: tuple[str, ...] = ENROL_STYLES,
     occluded: bool = True,
 ) -> list[Sample]:
-    """``bare`` (the photo's enrolment sample), its masked copies and (``occluded``) its occluded template."""
-    rgb = engine.load_image(image)
-    face = engine.embed(rgb, boxes=[bare.box])[0] if bare.box is not None else None
-    if face is None:
-        return [bare]
+    """``bare`` (the enrolment sample of ``face``, found in ``rgb``), its masked copies and
+    (``occluded``) its occluded template."""
     templates = photo_copies(engine, rgb, face, bare.source, styles=styles, occluded=occluded)
     names = list(styles) + ([OCCLUDED_STYLE] if occluded else [])
     return [bare] + [

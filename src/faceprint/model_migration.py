@@ -23,8 +23,7 @@ from typing import Any, Final
 
 from .engine import Engine
 from .errors import FaceprintError, InvalidInput, ModelError
-from .gallery import embed_sample
-from .masked_photos import masked_samples_of
+from .gallery import embed_samples
 from .store import generations
 from .store.consent import subject_name
 from .store.gallery import Store
@@ -166,9 +165,8 @@ def migrate_model(
             codes: list[str] = []
             for photo in photos:
                 try:
-                    sample = embed_sample(engine, photo, largest_face=largest_face)
                     copies = subject_id in with_copies
-                    samples += masked_samples_of(engine, photo, sample) if copies else [sample]
+                    samples += embed_samples(engine, photo, largest_face=largest_face, masked_copies=copies)
                 except FaceprintError as exc:
                     codes.append(exc.code)
             photos_failed += len(codes)
