@@ -12,6 +12,7 @@ from faceprint.imageio import load_image
 from faceprint.masked_enrol import masked_samples, verify_masked
 from faceprint.masked_scores import masked_tables
 from faceprint.masks import draw_mask, mask_for
+from faceprint.store import Store as TemplateStore
 
 ENROLLED = (
     "barack_obama_1",
@@ -106,3 +107,10 @@ def test_a_gallery_without_masked_copies_searches_masked_probes_as_bare_ones(
         as_template = store.search(face.template, purpose="door", fmr=0.05, top_k=10).faces[0]
     assert found.masked and found.matches == as_template.matches  # a template probe is never routed
     assert all(m.comparison is None for m in found.matches) and found.rule is None
+
+
+def test_a_template_store_refuses_masked_copies_and_writes_nothing(tmp_path: Path, faces_dir: Path) -> None:
+    with TemplateStore(tmp_path / "t.db") as store:  # the template store beneath the gallery
+        with pytest.raises(faceprint.InvalidInput, match="masked copies are made from images"):
+            store.enroll("obama", [faces_dir / "barack_obama_1.jpg"], purpose="door", masked_copies=True)
+        assert store.subjects() == []

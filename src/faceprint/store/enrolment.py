@@ -49,8 +49,8 @@ class Enrolment:
         self, image: ImageSource, *, largest_face: bool = False, masked_copies: bool = False
     ) -> list[Sample]:
         """What enrolling ``image`` stores: its :meth:`sample`, and with ``masked_copies`` also its
-        masked copies and occluded template (:func:`faceprint.masked_enrol.masked_samples`; needs
-        the engine)."""
+        masked copies and occluded template (:func:`faceprint.gallery.embed_samples`; needs the
+        engine)."""
         if masked_copies:
             raise InvalidInput("masked copies are made from images: open the store with faceprint.open_store")
         return [self.sample(image, largest_face=largest_face)]
