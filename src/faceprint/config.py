@@ -14,6 +14,8 @@ __all__ = ["BackendName", "Settings"]
 _ENV_PREFIX = "FACEPRINT_"
 #: Ends the model id of mirror-averaged templates.
 MIRROR_SUFFIX = "+mirror"
+#: The template space of dlib's ResNet (the shipped recogniser ``resnet``, the default before SFace).
+DLIB_MODEL_ID = "dlib-resnet-v1"
 _BOOLEANS = {
     "1": True,
     "true": True,
@@ -93,8 +95,10 @@ class Settings:
     threads: int = 0
     #: Where converted models are cached ("" = ``$XDG_CACHE_HOME/faceprint`` or ``~/.cache/faceprint``).
     cache_dir: str = ""
-    #: The recogniser: empty for the shipped one (dlib's ResNet), else the name of an operator's
-    #: ONNX model registered with ``faceprint models add`` (docs/models.md).
+    #: The recogniser: a shipped one (``sface``, ``resnet``: dlib's ResNet) or the name of an
+    #: operator's ONNX model registered with ``faceprint models add`` (docs/models.md). Empty (the
+    #: default): ``sface``; ``resnet`` in a store of its templates (made before SFace was the
+    #: default, which keeps them) and on the ``dlib`` backend.
     recogniser: str = ""
     #: Where operator models are registered ("" = ``$XDG_DATA_HOME/faceprint/models``).
     models_dir: str = ""
@@ -157,13 +161,19 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     def following(self, models: Iterable[str]) -> Settings:
-        """These settings with ``mirror`` decided, following templates already made (``models``).
+        """These settings with ``mirror`` and the recogniser decided, following templates already
+        made (``models``).
 
         An explicit ``mirror`` stays; else plain templates on record keep the store plain, and
-        anything else (none on record, mirrored ones) gets the default, mirrored.
+        anything else (none on record, mirrored ones) gets the default, mirrored. An unset
+        recogniser stays unset (the default) unless every template on record is dlib's ResNet's:
+        such a store keeps making them (``resnet``).
         """
-        if self.mirror is not None:
-            return self
         recorded = set(models)
+        settings = self
+        if not self.recogniser and recorded and all(m.split("+")[0] == DLIB_MODEL_ID for m in recorded):
+            settings = dataclasses.replace(settings, recogniser="resnet")
+        if self.mirror is not None:
+            return settings
         plain = bool(recorded) and not any(m.endswith(MIRROR_SUFFIX) for m in recorded)
-        return dataclasses.replace(self, mirror=not plain)
+        return dataclasses.replace(settings, mirror=not plain)

@@ -127,15 +127,21 @@ class Engine:
     def following(self, models: Iterable[str]) -> Engine:
         """This engine, or a twin sharing its loaded models, whose templates match those on record.
 
-        Only an unset ``Settings.mirror`` follows: a store of plain templates (made before
-        mirroring was the default) gets a plain twin (:meth:`Settings.following`).
+        Only unset settings follow (:meth:`Settings.following`): a store of plain templates (made
+        before mirroring was the default) gets a plain twin, and a store of dlib's ResNet's
+        templates (made before SFace was the default) a twin running dlib's network.
         """
         settings = self.settings.following(models)
-        if settings.mirror == self.mirror:
+        if settings.mirror == self.mirror and settings.recogniser == self.settings.recogniser:
             return self
         twin = copy.copy(self)
         twin.settings = settings
-        if self._calibration is not None and self._calibration.model != twin.model_id:
+        twin._load_lock = threading.Lock()
+        if settings.recogniser != self.settings.recogniser:
+            twin._embedder = None  # a store of dlib's templates: its twin loads dlib's network
+        if twin._embedder is None or (
+            self._calibration is not None and self._calibration.model != twin.model_id
+        ):
             twin._calibration = None
         return twin
 

@@ -32,7 +32,7 @@ def _image(faces_dir: Path, stem: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def plain_engine() -> faceprint.Engine:
     """Plain templates: their masked and occluded tables ship."""
-    return faceprint.Engine(faceprint.Settings(mirror=False)).load()
+    return faceprint.Engine(faceprint.Settings(mirror=False, recogniser="resnet")).load()
 
 
 def _masked(engine: faceprint.Engine, image: np.ndarray, stem: str, style: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ModelError
 from .onnx_graph import build_onnx, file_sha256
-from .registry import RECOGNISER, model_path
+from .registry import DLIB_RECOGNISER, model_path
 
 __all__ = ["dlib_manifest", "export_dlib_resnet"]
 
@@ -48,7 +48,7 @@ def export_dlib_resnet(out: Path, name: str = "dlib-resnet-onnx") -> tuple[Path,
     """Write ``out/<name>.onnx`` and ``out/<name>.json``; returns both paths."""
     from .dlib_net import read_resnet
 
-    graph = build_onnx(read_resnet(model_path(RECOGNISER)), image_size=150)
+    graph = build_onnx(read_resnet(model_path(DLIB_RECOGNISER)), image_size=150)
     try:
         out.mkdir(parents=True, exist_ok=True)
         onnx_path = out / f"{name}.onnx"

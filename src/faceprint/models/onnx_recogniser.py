@@ -26,6 +26,7 @@ from ..align_template import KEYPOINTS, landmark_points, template_chip
 from ..errors import InvalidInput, ModelError
 from ..imageio import RGBImage
 from ..samples import sample_photo
+from .manifest import names
 from .onnx_graph import file_sha256, open_session
 from .operator import OperatorManifest, models_dir, operator_manifest, read_manifest, registered
 
@@ -161,6 +162,8 @@ def register(onnx_file: Path, manifest_file: Path, directory: Path) -> OperatorM
     real face chip) and copy both into ``directory/<name>/``, atomically. Nothing is written
     unless every check passes."""
     m = read_manifest(manifest_file)
+    if m.name in names("recogniser"):
+        raise ModelError(f"{m.name!r} is the name of a shipped recogniser; choose another name")
     if not onnx_file.is_file():
         raise ModelError(f"model file {onnx_file} not found")
     digest = file_sha256(onnx_file)
@@ -186,10 +189,13 @@ def register(onnx_file: Path, manifest_file: Path, directory: Path) -> OperatorM
 
 
 def load_recogniser(settings: Settings) -> Embedder:
-    """The recogniser ``settings`` name: an operator's registered model, or the shipped one."""
-    if not settings.recogniser:
-        from .registry import load_embedder
+    """The recogniser ``settings`` name: a shipped one (unset: the default), or an operator's registered model."""
+    from .registry import load_embedder, recogniser_name
 
-        return load_embedder(backend=settings.backend, threads=settings.threads, cache=settings.cache_dir)
+    shipped = recogniser_name(settings.recogniser, settings.backend)
+    if shipped:
+        return load_embedder(
+            shipped, backend=settings.backend, threads=settings.threads, cache=settings.cache_dir
+        )
     m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
     return OnnxRecogniser(m, threads=settings.threads)

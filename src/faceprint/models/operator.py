@@ -63,7 +63,7 @@ _KEYS: Final = {
     "alignment",
 }
 #: Model ids of the shipped recognisers: an operator's model never shares their template space.
-SHIPPED_IDS: Final = frozenset({"dlib-resnet-v1"})
+SHIPPED_IDS: Final = frozenset({"dlib-resnet-v1", "sface-2021dec"})
 
 
 @dataclass(frozen=True)
@@ -340,8 +340,9 @@ def calibration_path(m: OperatorManifest, model_id: str) -> Path:
 def recogniser_calibration(settings: Settings, model_id: str) -> Calibration:
     """The score <-> FMR table of the templates ``model_id``: shipped, or stored with the operator's model."""
     from ..calibrate import Calibration, load_calibration
+    from .registry import recogniser_name
 
-    if not settings.recogniser:
+    if recogniser_name(settings.recogniser, settings.backend):
         return load_calibration(model_id)
     m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
     path = calibration_path(m, model_id)

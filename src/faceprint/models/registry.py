@@ -18,6 +18,8 @@ from .manifest import Manifest, manifest, names
 __all__ = [
     "BACKENDS",
     "DEFAULT_DETECTOR",
+    "DEFAULT_RECOGNISER",
+    "DLIB_RECOGNISER",
     "BackendName",
     "detector_defaults",
     "detector_names",
@@ -25,6 +27,8 @@ __all__ = [
     "load_embedder",
     "load_landmarker",
     "model_path",
+    "recogniser_name",
+    "recogniser_names",
 ]
 
 BackendName = Literal["onnx", "dlib"]
@@ -33,7 +37,10 @@ BACKENDS: Final = ("onnx", "dlib")
 #: The detector an engine uses unless told otherwise: fast on phone-sized photos (docs/detection.md).
 DEFAULT_DETECTOR: Final = "blazeface"
 LANDMARKER: Final = "landmarks5"
-RECOGNISER: Final = "resnet"
+#: The recogniser an engine uses unless told otherwise (docs/models.md, docs/identification.md);
+#: ``resnet`` (dlib's) stays for stores of its templates and for the ``dlib`` backend.
+DEFAULT_RECOGNISER: Final = "sface"
+DLIB_RECOGNISER: Final = "resnet"
 
 
 def detector_names() -> tuple[str, ...]:
@@ -45,6 +52,22 @@ def detector_names() -> tuple[str, ...]:
 def detector_defaults(name: str) -> dict[str, object]:
     """A detector's own defaults (``working_side``, ``upsample``, ...), from its manifest."""
     return dict(manifest(name, "detector").defaults)
+
+
+def recogniser_names() -> tuple[str, ...]:
+    """The recognisers faceprint ships, default first."""
+    rest = tuple(n for n in names("recogniser") if n != DEFAULT_RECOGNISER)
+    return (DEFAULT_RECOGNISER, *rest)
+
+
+def recogniser_name(setting: str, backend: str = "onnx") -> str:
+    """The shipped recogniser a ``Settings.recogniser`` value means, or "" for an operator's model.
+
+    Unset means the default, except on the ``dlib`` backend (dlib's own wheel runs dlib's network).
+    """
+    if not setting:
+        return DLIB_RECOGNISER if backend == "dlib" else DEFAULT_RECOGNISER
+    return setting if setting in names("recogniser") else ""
 
 
 def model_path(name: str) -> Path:
@@ -97,9 +120,17 @@ def load_landmarker(*, backend: str = "onnx", cache: str = "") -> Landmarker:
     return NumpyShapePredictor(m.verified_path(), cache=cache)
 
 
-def load_embedder(*, backend: str = "onnx", threads: int = 0, cache: str = "") -> Embedder:
-    m = manifest(RECOGNISER, "recogniser")
-    if _backend(m, backend) == "dlib":
+def load_embedder(
+    name: str = DLIB_RECOGNISER, *, backend: str = "onnx", threads: int = 0, cache: str = ""
+) -> Embedder:
+    """The shipped recogniser called ``name`` on ``backend``."""
+    m = manifest(name, "recogniser")
+    backend = _backend(m, backend)
+    if name == "sface":
+        from .sface import load_sface
+
+        return load_sface(m, threads=threads, cache=cache)
+    if backend == "dlib":
         from . import dlib_backend
 
         return dlib_backend.ResNetEmbedder(m.verified_path())
