@@ -22,6 +22,8 @@ Baselines:
     python bench/cluster_lfw.py                 # the table (thresholds from the calibration table)
     python bench/cluster_lfw.py --incremental   # 90% then +10% vs all at once, with times
     python bench/cluster_lfw.py --tune          # calibrated settings on each half of the identities
+    python bench/cluster_lfw.py --embeddings artifacts/lfw-embeddings-sface-2021dec+mirror-blazeface.npz \
+        --model sface-2021dec+mirror          # another model's templates (a calibrate_lfw.py cache)
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from faceprint.cluster import UNASSIGNED, BCubed, ClusterParams, bcubed, cluster
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-def load(artifacts: Path) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int64], list[str]]:
-    data = np.load(artifacts / "lfw-embeddings-hog.npz")
+def load(
+    artifacts: Path, embeddings: Path | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int64], list[str]]:
+    data = np.load(embeddings or artifacts / "lfw-embeddings-hog.npz")
     files = [str(f) for f in data["files"]]
     unit = np.asarray(data["matrix"], dtype=np.float32)
     raw_path = artifacts / "lfw-raw.npy"
-    raw = np.load(raw_path).astype(np.float32) if raw_path.exists() else unit
+    raw = np.load(raw_path).astype(np.float32) if raw_path.exists() and embeddings is None else unit
     names = [f.split("/")[0] for f in files]
     _, truth = np.unique(names, return_inverse=True)
     return unit, raw, truth.astype(np.int64), files
@@ -146,13 +150,16 @@ def timed(fn: Callable[[], NDArray[np.int64]]) -> tuple[NDArray[np.int64], float
     return labels, time.perf_counter() - start
 
 
+MODEL = ["dlib-resnet-v1"]  # the templates' model (--model): its calibration sets the thresholds
+
+
 def default_params() -> ClusterParams:
-    return ClusterParams.from_calibration(load_calibration("dlib-resnet-v1"))
+    return ClusterParams.from_calibration(load_calibration(MODEL[0]))
 
 
 def table(unit: NDArray[np.float32], raw: NDArray[np.float32], truth: NDArray[np.int64]) -> None:
     params = default_params()
-    print(f"{len(unit):,} faces of {len(np.unique(truth)):,} people (LFW, dlib-resnet-v1, HOG detections)")
+    print(f"{len(unit):,} faces of {len(np.unique(truth)):,} people (LFW, {MODEL[0]})")
     print(
         f"faceprint thresholds (from the shipped calibration table): link {params.link:.4f}, "
         f"average {params.average:.4f}, attach {params.attach:.4f}, margin {params.margin}"
@@ -181,7 +188,7 @@ def split(files: list[str]) -> NDArray[np.bool_]:
 def tune(unit: NDArray[np.float32], truth: NDArray[np.int64], files: list[str]) -> None:
     """Calibrated settings (FMR of the link and of the average gate) on each half of the identities."""
     half = split(files)
-    calibration = load_calibration("dlib-resnet-v1")
+    calibration = load_calibration(MODEL[0])
     print("| link FMR | average FMR | half A: P / R / F | half B: P / R / F | all: P / R / F |")
     print("|---|---|---|---|---|")
     for link_fmr, average_fmr in ((1e-5, 1e-4), (2e-5, 1e-4), (1e-5, 5e-5), (3e-5, 1e-4), (3e-5, 1e-3)):
@@ -252,8 +259,13 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--embeddings", type=Path, default=None, help="another scripts/calibrate_lfw.py cache"
+    )
+    parser.add_argument("--model", default=MODEL[0], help="the model of --embeddings (its calibration table)")
     args = parser.parse_args()
-    unit, raw, truth, files = load(args.artifacts)
+    MODEL[0] = args.model
+    unit, raw, truth, files = load(args.artifacts, args.embeddings)
     if args.tune:
         tune(unit, truth, files)
     elif args.incremental:

@@ -56,7 +56,7 @@ _state: dict[str, Any] = {}
 
 
 def _init() -> None:
-    settings = dataclasses.replace(Settings.from_env(), threads=1, mirror=False)
+    settings = dataclasses.replace(Settings.from_env(), threads=1, mirror=False, recogniser="resnet")
     _state["engine"] = Engine(settings).load()
     _state["embedder"] = load_embedder(threads=1)
 

@@ -62,8 +62,8 @@ def test_enroll_search_erase_round_trip(
     # every answer says which threshold it used and why: the default bounds FPIR over the gallery
     assert lines[0]["rule"] == "fpir 0.01 over 2 subjects" and lines[0]["eligible"] == 2
     assert lines[0]["fpir"] == 0.01 and lines[0]["fmr"] == pytest.approx(0.005)
-    assert lines[0]["model"].startswith("dlib-resnet-v1") and lines[0]["calibration"].startswith("LFW")
-    assert 0.8 < lines[0]["threshold"] < 1
+    assert lines[0]["model"] == "sface-2021dec+mirror" and lines[0]["calibration"].startswith("LFW")
+    assert 0.25 < lines[0]["threshold"] < 0.45  # SFace's cosine at FMR 5e-3 (0.32)
 
     code, out, _ = run(*gallery, "subjects", "--json")
     subjects = {s["subject"]: s for s in map(json.loads, out.splitlines())}

@@ -167,7 +167,7 @@ def test_a_migration_to_another_model_abandons_the_unfinished_one(
     store = resnet_store
     partial = {k: v for k, v in people.items() if k != "paul_rudd"}
     assert not migrate_model(store, arcface, rows_of(partial)).switched
-    plain = faceprint.Engine(faceprint.Settings(mirror=False))  # the shipped model, plain templates
+    plain = faceprint.Engine(faceprint.Settings(mirror=False, recogniser="resnet"))  # dlib's, plain
     report = migrate_model(store, plain, rows_of(people))
     assert report.switched and report.abandoned == "arcface-test-v1+mirror" and report.resumed == 0
     assert store.model_id == "dlib-resnet-v1" and report.generation == 2

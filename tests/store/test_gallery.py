@@ -203,17 +203,20 @@ def test_bad_arguments_are_typed_errors(store: Store, package_samples: dict[str,
 def test_templates_of_another_model_are_refused(store: Store, package_samples: dict[str, Sample]) -> None:
     store.enroll("eileen", [package_samples["astronaut"]], purpose="p")
     vector = package_samples["hopper"].template.vector
-    other = Template(vector, "dlib-resnet-v1")  # plain, the store holds mirror-averaged ones
+    other = Template(vector, "dlib-resnet-v1")  # another model's: the store holds SFace's
     with pytest.raises(StoreError, match="dlib-resnet-v1"):
         store.enroll("grace", [Sample(other, "x")], purpose="p")
     with pytest.raises(StoreError):
         store.search(other, purpose="p")
 
 
-def test_a_store_of_plain_templates_stays_plain(tmp_path: Path, samples: dict[str, RGBImage]) -> None:
-    """Mirroring became the default after stores of plain templates existed: those keep working."""
+def test_a_store_of_plain_dlib_templates_stays_plain_and_dlib(
+    tmp_path: Path, samples: dict[str, RGBImage]
+) -> None:
+    """Mirroring, then SFace, became the default after stores of plain dlib templates existed: those
+    keep working, with dlib's network and plain templates."""
     path = tmp_path / "old.db"
-    with faceprint.open_store(path, settings=faceprint.Settings(mirror=False)) as old:
+    with faceprint.open_store(path, settings=faceprint.Settings(mirror=False, recogniser="resnet")) as old:
         old.enroll("eileen", [samples["astronaut"]], purpose="p")
         assert old.model_id == "dlib-resnet-v1"
     with faceprint.open_store(path, settings=faceprint.Settings()) as reopened:  # today's default
@@ -224,7 +227,16 @@ def test_a_store_of_plain_templates_stays_plain(tmp_path: Path, samples: dict[st
         assert shared.search(samples["astronaut_copy"], purpose="p").matched
     with faceprint.open_store(tmp_path / "new.db", settings=faceprint.Settings()) as new:
         new.enroll("eileen", [samples["astronaut"]], purpose="p")
-        assert new.model_id == new.engine.model_id == "dlib-resnet-v1+mirror"
+        assert new.model_id == new.engine.model_id == "sface-2021dec+mirror"
+    mirrored = tmp_path / "mirrored.db"  # a store of mirror-averaged dlib templates keeps dlib too
+    with faceprint.open_store(mirrored, settings=faceprint.Settings(recogniser="resnet")) as old:
+        old.enroll("eileen", [samples["astronaut"]], purpose="p")
+    with faceprint.open_store(mirrored, settings=faceprint.Settings()) as reopened:
+        assert reopened.engine.model_id == "dlib-resnet-v1+mirror"
+        assert reopened.search(samples["astronaut_copy"], purpose="p").matched
+    asked = faceprint.Settings(recogniser="sface")  # SFace asked for: refused, never compared
+    with faceprint.open_store(mirrored, settings=asked) as store, pytest.raises(StoreError, match="holds"):
+        store.enroll("grace", [samples["hopper"]], purpose="p")
     explicit = faceprint.Settings(mirror=True)
     with faceprint.open_store(path, settings=explicit) as asked, pytest.raises(StoreError, match="holds"):
         asked.enroll("grace", [samples["hopper"]], purpose="p")
