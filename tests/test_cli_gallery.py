@@ -153,8 +153,16 @@ def test_demo_searches_the_store_and_leaves_no_subject(gallery: list[str]) -> No
 def test_enroll_with_masked_copies_and_a_masked_search(
     gallery: list[str], images: dict[str, Path], tmp_path: Path, engine: faceprint.Engine
 ) -> None:
+    # a store of dlib's templates (the recogniser with masked tables); later commands follow it
     code, out, _ = run(
-        *gallery, "enroll", "grace", str(images["hopper"]), "--purpose", "door", "--masked-copies"
+        *gallery,
+        "enroll",
+        "grace",
+        str(images["hopper"]),
+        "--purpose",
+        "door",
+        "--masked-copies",
+        recogniser="resnet",
     )
     assert code == 0 and "grace: created, 6 template(s) (with masked copies) enrolled" in out
     code, out, _ = run(

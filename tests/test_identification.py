@@ -50,7 +50,8 @@ def test_protocol_on_an_lfw_subset(small_lfw: Path, tmp_path: Path) -> None:
     assert default.threshold == calibration.threshold(0.01 / 14)  # FMR = FPIR / gallery size
     assert per_comparison.threshold == calibration.threshold(1e-3)
     assert theirs.threshold == pytest.approx(0.82)
-    assert default.threshold > theirs.threshold and theirs.fpir >= default.fpir
+    # FMR 0.01 / 14 is stricter than 1e-3 per comparison: no stranger named by it that 1e-3 would not name
+    assert default.threshold > per_comparison.threshold and default.fpir <= per_comparison.fpir
     assert default.tpir == 1 - default.fnir
     assert np.isnan(report.fnir_at_fpir["0.01"])  # 12 strangers do not resolve FPIR 0.01
     assert 0 <= report.fnir_at_fpir["0.1"] <= 1

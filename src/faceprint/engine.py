@@ -21,9 +21,8 @@ from .locate import Located, Locator
 from .maskscore import CHIP_PADDING, CHIP_SIZE
 from .match import Match, compare
 from .models import Backends, Detector, Embedder, Landmarker
-from .models.onnx_recogniser import load_recogniser
 from .models.operator import recogniser_calibration
-from .models.registry import detector_defaults, load_detector, load_landmarker
+from .models.registry import detector_defaults, load_detector, load_landmarker, load_recogniser
 
 __all__ = ["Engine", "FaceInput"]
 

@@ -45,8 +45,9 @@ def dlib_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_exported_dlib_resnet_reproduces_todays_templates(
-    dlib_models: Path, engine: faceprint.Engine, samples: dict[str, RGBImage]
+    dlib_models: Path, dlib_engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
+    engine = dlib_engine  # the shipped network it was exported from
     operator = faceprint.Engine(
         dataclasses.replace(engine.settings, recogniser="dlib-resnet-onnx", models_dir=str(dlib_models))
     )

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 import faceprint
 from faceprint.imageio import RGBImage
 from faceprint.masks import draw_mask, mask_for
 from tests.conftest import encode
-from tests.service.conftest import Server
+from tests.service.conftest import MAX_BYTES, Server, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def dlib_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A service running dlib's ResNet: the recogniser with masked-face tables (docs/masks.md)."""
+    path = tmp_path_factory.mktemp("dlib-service") / "gallery.db"
+    running = start_server(path, faceprint.Settings(max_bytes=MAX_BYTES, rate_limit=0, recogniser="resnet"))
+    yield running
+    stop_server(running)
 
 
 def test_detect_and_search_say_masked(
@@ -38,8 +51,9 @@ def test_detect_and_search_say_masked(
 
 
 def test_masked_copies_enrol_over_http_and_a_masked_probe_is_routed(
-    server: Server, engine: faceprint.Engine, samples: dict[str, RGBImage]
+    dlib_server: Server, engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
+    server = dlib_server
     rgb = samples["astronaut"]
     masked = draw_mask(rgb, engine.detect(rgb)[0].landmarks, mask_for("astronaut", 0, "cloth"))
     admin = server.client()

@@ -14,8 +14,6 @@ from .gallery import store_group
 
 __all__ = ["migrate_model"]
 
-#: The name ``--to`` takes for the shipped recogniser (dlib's ResNet).
-SHIPPED = "resnet"
 _REASONS = {
     "not_in_csv": "not in the CSV",
     "consent_expired": "consent expired or idle past the limit (not processed again)",
@@ -29,8 +27,8 @@ _REASONS = {
     "--to",
     "to",
     required=True,
-    help=f"The new model: an operator's model registered with 'faceprint models add', or {SHIPPED!r} "
-    "(the shipped recogniser).",
+    help="The new model: a shipped recogniser (sface, the default; resnet, dlib's), or an operator's "
+    "model registered with 'faceprint models add'.",
 )
 @click.option(
     "--from-csv",
@@ -88,7 +86,7 @@ def migrate_model(
     if not to.strip():
         raise InvalidInput("--to needs a model name")
     base = cli_settings(detector, upsample, mirror)
-    settings = dataclasses.replace(base, recogniser="" if to == SHIPPED else to)
+    settings = dataclasses.replace(base, recogniser=to)
     rows = read_enrolment_csv(from_csv)
     engine = Engine(settings).load()  # an unknown or broken model fails here, before the store is opened
     with Store(settings.store or default_store_path(), settings=base, actor=f"cli:{os_user()}") as store:

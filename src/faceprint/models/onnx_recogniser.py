@@ -28,13 +28,12 @@ from ..imageio import RGBImage
 from ..samples import sample_photo
 from .manifest import names
 from .onnx_graph import file_sha256, open_session
-from .operator import OperatorManifest, models_dir, operator_manifest, read_manifest, registered
+from .operator import OperatorManifest, read_manifest, registered
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from .base import Embedder
+    pass
 
-__all__ = ["OnnxRecogniser", "astronaut_chip", "load_recogniser", "output_hash", "register"]
+__all__ = ["OnnxRecogniser", "astronaut_chip", "output_hash", "register"]
 
 BATCH = 32
 
@@ -186,16 +185,3 @@ def register(onnx_file: Path, manifest_file: Path, directory: Path) -> OperatorM
     except OSError as exc:
         raise ModelError(f"cannot write to the models directory {directory}: {exc.strerror or exc}") from None
     return registered(m, target)
-
-
-def load_recogniser(settings: Settings) -> Embedder:
-    """The recogniser ``settings`` name: a shipped one (unset: the default), or an operator's registered model."""
-    from .registry import load_embedder, recogniser_name
-
-    shipped = recogniser_name(settings.recogniser, settings.backend)
-    if shipped:
-        return load_embedder(
-            shipped, backend=settings.backend, threads=settings.threads, cache=settings.cache_dir
-        )
-    m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
-    return OnnxRecogniser(m, threads=settings.threads)

@@ -340,9 +340,9 @@ def calibration_path(m: OperatorManifest, model_id: str) -> Path:
 def recogniser_calibration(settings: Settings, model_id: str) -> Calibration:
     """The score <-> FMR table of the templates ``model_id``: shipped, or stored with the operator's model."""
     from ..calibrate import Calibration, load_calibration
-    from .registry import recogniser_name
+    from .manifest import names
 
-    if recogniser_name(settings.recogniser, settings.backend):
+    if not settings.recogniser or settings.recogniser in names("recogniser"):  # a shipped one
         return load_calibration(model_id)
     m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
     path = calibration_path(m, model_id)

@@ -9,11 +9,14 @@ the list of names from here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from ..errors import ModelError
 from .base import Detector, Embedder, Landmarker
 from .manifest import Manifest, manifest, names
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = [
     "BACKENDS",
@@ -26,6 +29,7 @@ __all__ = [
     "load_detector",
     "load_embedder",
     "load_landmarker",
+    "load_recogniser",
     "model_path",
     "recogniser_name",
     "recogniser_names",
@@ -137,3 +141,17 @@ def load_embedder(
     from .embedder import OnnxResNetEmbedder
 
     return OnnxResNetEmbedder(m.verified_path(), threads=threads, cache=cache)
+
+
+def load_recogniser(settings: Settings) -> Embedder:
+    """The recogniser ``settings`` name: a shipped one (unset: the default), or an operator's registered model."""
+    shipped = recogniser_name(settings.recogniser, settings.backend)
+    if shipped:
+        return load_embedder(
+            shipped, backend=settings.backend, threads=settings.threads, cache=settings.cache_dir
+        )
+    from .onnx_recogniser import OnnxRecogniser
+    from .operator import models_dir, operator_manifest
+
+    m = operator_manifest(models_dir(settings.models_dir), settings.recogniser)
+    return OnnxRecogniser(m, threads=settings.threads)
