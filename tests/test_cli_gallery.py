@@ -62,7 +62,7 @@ def test_enroll_search_erase_round_trip(
     # every answer says which threshold it used and why: the default bounds FPIR over the gallery
     assert lines[0]["rule"] == "fpir 0.01 over 2 subjects" and lines[0]["eligible"] == 2
     assert lines[0]["fpir"] == 0.01 and lines[0]["fmr"] == pytest.approx(0.005)
-    assert lines[0]["model"] == "sface-2021dec+mirror" and lines[0]["calibration"].startswith("LFW")
+    assert lines[0]["model"] == "sface-2021dec" and lines[0]["calibration"].startswith("LFW")
     assert 0.25 < lines[0]["threshold"] < 0.45  # SFace's cosine at FMR 5e-3 (0.32)
 
     code, out, _ = run(*gallery, "subjects", "--json")

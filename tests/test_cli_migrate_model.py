@@ -22,6 +22,13 @@ from tests.migration import best, enrol_all, rows, template, write_csv
 ARCFACE = "arcface-test-v1+mirror"
 
 
+@pytest.fixture(scope="module")
+def engine() -> faceprint.Engine:
+    """SFace with mirror-averaged templates: the stores' first model (the test model's table is for
+    mirror-averaged templates, and a migration keeps the store's kind)."""
+    return faceprint.Engine(faceprint.Settings(mirror=True)).load()
+
+
 @pytest.fixture(params=["sqlite", "postgres", "milvus"])
 def location(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new store (SQLite file, PostgreSQL database, the same with its vectors in Milvus); key

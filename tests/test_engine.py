@@ -74,7 +74,7 @@ def test_templates_are_128_d_unit_vectors(engine: faceprint.Engine, samples: dic
     assert face.template is not None
     assert face.template.vector.shape == (128,) and face.template.vector.dtype == np.float32
     assert np.linalg.norm(face.template.vector) == pytest.approx(1.0, abs=1e-5)
-    assert face.template.model == engine.model_id == "sface-2021dec+mirror"  # mirrored by default
+    assert face.template.model == engine.model_id == "sface-2021dec"  # SFace: plain by default
 
 
 def test_paths_bytes_and_arrays_give_the_same_template(
@@ -155,7 +155,7 @@ def test_verify_on_openly_licensed_photos(
 def test_mirror_averaged_templates_are_their_own_space(
     engine: faceprint.Engine, samples: dict[str, RGBImage]
 ) -> None:
-    mirror, unmirrored = engine, faceprint.Engine(mirror=False)
+    mirror, unmirrored = faceprint.Engine(mirror=True), engine  # SFace: plain by default
     assert mirror.model_id == "sface-2021dec+mirror" and unmirrored.model_id == "sface-2021dec"
     plain = unmirrored.template(samples["hopper"])
     averaged = mirror.template(samples["hopper"])

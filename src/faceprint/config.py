@@ -52,11 +52,11 @@ class Settings:
     #: settles (any detector). Off by default: measured on LFW it costs 0.2-0.3 points of accuracy
     #: against dlib's own boxes (docs/models.md); kept for boxes that are far from dlib's kind.
     refine_landmarks: bool = False
-    #: Average each face's embedding with that of its mirror image (model id
-    #: ``dlib-resnet-v1+mirror``, its own calibration table; never compared with plain templates).
-    #: Empty (the default): on, except in a store whose templates are plain (made before it was the
-    #: default), which keeps them. Measured on 1:N with distractors: +2.7 points of rank-1 for one
-    #: more embedder pass per face (docs/identification.md).
+    #: Average each face's embedding with that of its mirror image (model id ``+mirror``, its own
+    #: calibration table; never compared with plain templates). Empty (the default): the
+    #: recogniser's own default — on for dlib's ResNet (+2.7 points of 1:N rank-1 for one more
+    #: embedder pass per face), off for SFace (+0.2, not worth twice the embedding;
+    #: docs/identification.md) — except in a store of templates, which keeps their kind.
     mirror: bool | None = None
     #: The gallery store: a SQLite file path (empty: ``$XDG_DATA_HOME/faceprint/faceprint.db``).
     store: str = ""
@@ -164,8 +164,8 @@ class Settings:
         """These settings with ``mirror`` and the recogniser decided, following templates already
         made (``models``).
 
-        An explicit ``mirror`` stays; else plain templates on record keep the store plain, and
-        anything else (none on record, mirrored ones) gets the default, mirrored. An unset
+        An explicit ``mirror`` stays; else plain templates on record keep the store plain, mirrored
+        ones keep it mirrored, and with none on record the recogniser's own default holds. An unset
         recogniser stays unset (the default) unless every template on record is dlib's ResNet's:
         such a store keeps making them (``resnet``).
         """
@@ -173,7 +173,6 @@ class Settings:
         settings = self
         if not self.recogniser and recorded and all(m.split("+")[0] == DLIB_MODEL_ID for m in recorded):
             settings = dataclasses.replace(settings, recogniser="resnet")
-        if self.mirror is not None:
+        if self.mirror is not None or not recorded:
             return settings
-        plain = bool(recorded) and not any(m.endswith(MIRROR_SUFFIX) for m in recorded)
-        return dataclasses.replace(settings, mirror=not plain)
+        return dataclasses.replace(settings, mirror=any(m.endswith(MIRROR_SUFFIX) for m in recorded))

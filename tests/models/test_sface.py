@@ -25,7 +25,7 @@ def test_sface_is_the_default_recogniser_from_its_registry_package() -> None:
     # unset: SFace; the dlib backend runs dlib's own network; an operator's name is not a shipped one
     assert recogniser_name("") == "sface" and recogniser_name("", "dlib") == "resnet"
     assert recogniser_name("resnet") == "resnet" and recogniser_name("arcface") == ""
-    assert faceprint.Engine().model_id == "sface-2021dec+mirror"
+    assert faceprint.Engine().model_id == "sface-2021dec"  # SFace: plain by default
 
 
 def test_the_float_graph_gives_the_int8_graphs_outputs_on_real_faces() -> None:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,9 +30,6 @@ from .manifest import names
 from .onnx_graph import file_sha256, open_session
 from .operator import OperatorManifest, read_manifest, registered
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["OnnxRecogniser", "astronaut_chip", "output_hash", "register"]
 
 BATCH = 32
@@ -44,6 +41,9 @@ def _fixed(dim: Any) -> int | None:
 
 class OnnxRecogniser:
     """An operator's recogniser: aligned chips in (as its manifest states), ``dim`` floats out."""
+
+    #: Whether an engine mirror-averages its templates unless told (:attr:`faceprint.Engine.mirror`).
+    mirror_default: bool = True
 
     def __init__(self, manifest: OperatorManifest, path: Path | None = None, *, threads: int = 0) -> None:
         self.manifest = manifest

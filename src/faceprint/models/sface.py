@@ -103,9 +103,11 @@ def load_sface(manifest: Manifest, *, threads: int = 0, cache: str = "") -> Onnx
         },
         f"{manifest.name} (shipped)",
     )
-    return OnnxRecogniser(
+    recogniser = OnnxRecogniser(
         replace(onnx_manifest, model_id=manifest.defaults["model_id"]), path, threads=threads
     )
+    recogniser.mirror_default = bool(manifest.defaults.get("mirror", True))
+    return recogniser
 
 
 def _loads(path: Any) -> bool:
