@@ -11,9 +11,10 @@ the middle) in a bigger photo of 300-640 px (``tests/compose.py:compose_portrait
 file name), so detection, face choice and upsampling are exercised, not only LFW's central crop.
 Every pipeline sees the same JPEG bytes:
 
-- ``faceprint-blazeface``, ``faceprint-hog``, ``faceprint-cnn``: ``Engine.embed`` (every face, templates
-  mirror-averaged as by default; ``faceprint-hog+plain``: not), the main face chosen as the store
-  does, decided by the store's default rule;
+- ``faceprint-blazeface``, ``faceprint-hog``, ``faceprint-cnn``: ``Engine.embed`` (every face, the
+  recogniser of ``FACEPRINT_RECOGNISER``, default SFace, mirror-averaged as that recogniser's default
+  says; ``+mirror`` / ``+plain``: asked for), the main face chosen as the store does, decided by the
+  store's default rule (tables cached per template space);
 - ``face_recognition``: ``face_locations`` (HOG, upsample 1) + ``face_encodings`` (5-point
   landmarks, as its default), the first face, the nearest gallery face within distance 0.6.
 
@@ -164,11 +165,13 @@ def main() -> int:
             raise SystemExit(f"unknown variant {variant!r} of {name!r} (+mirror or +plain)")
         if up is None:  # the detector's own default, as a plain engine uses it
             up = Engine(dataclasses.replace(Settings.from_env(), detector=detector)).upsample
-        mirrored = name.startswith("faceprint-") and variant != "plain"  # "+plain": not mirror-averaged
-        cache = (
-            args.cache
-            / f"faces-{args.photos}-{name.partition('+')[0]}{'-mirror' if mirrored else ''}-up{up}.npz"
-        )
+        # "+mirror" / "+plain": mirror-averaged or not; neither: the recogniser's own default
+        mirrored = {"mirror": True, "plain": False}.get(variant)
+        space = ""  # faceprint's tables are cached per template space (recogniser and mirroring)
+        if name.startswith("faceprint-"):
+            env = dataclasses.replace(Settings.from_env(), detector=detector, mirror=mirrored)
+            space = "-" + Engine(env).model_id.replace("+", "-")
+        cache = args.cache / f"faces-{args.photos}-{name.partition('+')[0]}{space}-up{up}.npz"
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
         if missing:

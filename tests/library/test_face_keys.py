@@ -23,7 +23,7 @@ from faceprint.store.subject_keys import BUCKETS
 from tests.conftest import encode
 from tests.postgres import Cluster
 
-MODEL = "dlib-resnet-v1+mirror"
+MODEL = "sface-2021dec"  # the default engine's templates, which the library indexes
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
