@@ -65,7 +65,8 @@ def engine_options(func: F) -> F:
     func = click.option(
         "--mirror/--no-mirror",
         default=None,
-        help="Average each embedding with its mirror image's (more accurate, 2x slower). [env FACEPRINT_MIRROR]",
+        help="Average each embedding with its mirror image's (2x slower; default: the recogniser's own, "
+        "off for SFace, on for dlib's ResNet). [env FACEPRINT_MIRROR]",
     )(func)
     func = click.option(
         "--upsample",

@@ -148,7 +148,7 @@ def check(name: str, as_json: bool) -> None:
     "--name", default="dlib-resnet-onnx", show_default=True, help="The model's name in its manifest."
 )
 def export_dlib(out: Path, name: str) -> None:
-    """Write dlib's ResNet (the shipped recogniser) as OUT/NAME.onnx with its manifest OUT/NAME.json,
+    """Write dlib's ResNet (a shipped recogniser) as OUT/NAME.onnx with its manifest OUT/NAME.json,
     ready for 'faceprint models add' (a worked example of an operator's model)."""
     from ..models.export_dlib import export_dlib_resnet
 
