@@ -52,7 +52,10 @@ def run_demo(
     are searched, and the demo subject is erased again, leaving only audit rows.
     """
     engine = engine or Engine()
-    console.print("[bold]faceprint demo[/bold]: dlib's CC0 models, running on this machine only.\n")
+    console.print(
+        f"[bold]faceprint demo[/bold]: templates {engine.model_id} (see 'faceprint models'), "
+        "running on this machine only.\n"
+    )
     images = sample_images()
     faces_table = Table(title="Detection", title_justify="left")
     for column in ("image", "size", "faces", "largest face box", "detector score"):
