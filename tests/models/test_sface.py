@@ -84,3 +84,14 @@ def _inputs_removed(source: Path) -> bytes:
     del model.graph.input[:]
     model.graph.input.extend(keep)
     return bytes(model.SerializeToString())
+
+
+def test_a_corrupt_cached_graph_is_rebuilt(tmp_path: Path) -> None:
+    first = load_embedder("sface", cache=str(tmp_path))
+    (cached,) = tmp_path.glob("*-float-v*.onnx")
+    chip = astronaut_chip(112, 112)
+    want = first.embed_chips([chip])
+    cached.write_bytes(b"not an onnx graph")  # a truncated or overwritten cache file
+    again = load_embedder("sface", cache=str(tmp_path))
+    np.testing.assert_array_equal(again.embed_chips([chip]), want)
+    assert cached.stat().st_size > 1_000_000

@@ -11,13 +11,14 @@ converted graphs (:func:`faceprint.models.onnx_graph.cached_file`).
 
 The network then runs as an operator's model would (:class:`~.onnx_recogniser.OnnxRecogniser`),
 from the facts in the manifest's ``defaults``: 112x112 RGB chips, pixels 0-255, 128 outputs, the
-chip cut by a 4-point similarity fit onto ArcFace's template (eye centres, BlazeFace's nose tip and
-mouth centre; docs/models.md).
+chip cut by a 3-point similarity fit onto ArcFace's template (the eye centres and dlib's nose base;
+docs/models.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -84,12 +85,12 @@ def float_graph(quantised: bytes) -> bytes:
 
 
 def load_sface(manifest: Manifest, *, threads: int = 0, cache: str = "") -> OnnxRecogniser:
-    """SFace as :class:`~.onnx_recogniser.OnnxRecogniser`, from its verified file (converted once)."""
+    """SFace as :class:`~.onnx_recogniser.OnnxRecogniser`, from its verified file (converted once).
+
+    As for the other converted graphs, the cached file is valid when its session opens, and that
+    session is the one used (a corrupt cache file is rebuilt)."""
     from .onnx_recogniser import OnnxRecogniser
 
-    source = manifest.verified_path()
-    name = f"{source.stem}-{file_sha256(source)[:16]}-float-v{_VERSION}.onnx"
-    path = cached_file(cache_dir(cache), name, lambda: float_graph(source.read_bytes()), _loads)
     facts: dict[str, Any] = dict(manifest.defaults["onnx"])
     onnx_manifest = parse_manifest(
         {
@@ -103,15 +104,16 @@ def load_sface(manifest: Manifest, *, threads: int = 0, cache: str = "") -> Onnx
         },
         f"{manifest.name} (shipped)",
     )
-    recogniser = OnnxRecogniser(
-        replace(onnx_manifest, model_id=manifest.defaults["model_id"]), path, threads=threads
-    )
+    facts_checked = replace(onnx_manifest, model_id=manifest.defaults["model_id"])
+    recognisers: list[OnnxRecogniser] = []
+
+    def valid(path: Path) -> bool:
+        recognisers.append(OnnxRecogniser(facts_checked, path, threads=threads))
+        return True
+
+    source = manifest.verified_path()
+    name = f"{source.stem}-{file_sha256(source)[:16]}-float-v{_VERSION}.onnx"
+    target = cached_file(cache_dir(cache), name, lambda: float_graph(source.read_bytes()), valid)
+    recogniser = recognisers[-1] if recognisers else OnnxRecogniser(facts_checked, target, threads=threads)
     recogniser.mirror_default = bool(manifest.defaults.get("mirror", True))
     return recogniser
-
-
-def _loads(path: Any) -> bool:
-    import onnx
-
-    onnx.checker.check_model(str(path))
-    return True
