@@ -167,10 +167,11 @@ def main() -> int:
             up = Engine(dataclasses.replace(Settings.from_env(), detector=detector)).upsample
         # "+mirror" / "+plain": mirror-averaged or not; neither: the recogniser's own default
         mirrored = {"mirror": True, "plain": False}.get(variant)
+        settings = Settings.from_env()
         space = ""  # faceprint's tables are cached per template space (recogniser and mirroring)
         if name.startswith("faceprint-"):
-            env = dataclasses.replace(Settings.from_env(), detector=detector, mirror=mirrored)
-            space = "-" + Engine(env).model_id.replace("+", "-")
+            settings = dataclasses.replace(settings, detector=detector, upsample=up, mirror=mirrored)
+            space = "-" + Engine(settings).model_id.replace("+", "-")
         cache = args.cache / f"faces-{args.photos}-{name.partition('+')[0]}{space}-up{up}.npz"
         table = FaceTable.load(cache) if cache.is_file() else None
         missing = [f for f in files if table is None or f not in set(table.files)]
@@ -179,9 +180,6 @@ def main() -> int:
             if name == "face_recognition":
                 found = face_recognition_table(root, missing, args.workers)
             elif name.startswith("faceprint-"):
-                settings = dataclasses.replace(
-                    Settings.from_env(), detector=detector, upsample=up, mirror=mirrored
-                )
                 found = find_faces(root, missing, settings=settings, workers=args.workers)
             else:
                 raise SystemExit(f"unknown pipeline {name!r}")
